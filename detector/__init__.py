@@ -1,0 +1,2 @@
+"""cspdet: real-time CSPNet object detectors."""
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""Building blocks shared by backbones, necks, heads and the Darknet importer."""
+from .attention import SAM
+from .conv import ACTIVATIONS, ConvBNAct, make_act
+from .maxout import Maxout
+from .pooling import SPP
+
+__all__ = ["ACTIVATIONS", "ConvBNAct", "make_act", "Maxout", "SAM", "SPP"]

@@ -1,0 +1,46 @@
+"""The whole detector: backbone -> neck -> YOLO head, built from a ModelConfig."""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from .config import STAGES, ModelConfig, load_config
+
+
+class YOLODetector(nn.Module):
+    """[B, 3, H, W] -> list of raw maps [B, A * (5 + nc), H / s, W / s], one per stride s.
+
+    Carries what runtimes need besides weights: ``strides``, ``anchors`` (pixels, one [A, 2]
+    tensor per level), ``names`` and the config it was built from.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.backbone = STAGES["backbone"][config.backbone.name](**config.backbone.kwargs)
+        self.neck = STAGES["neck"][config.neck.name](self.backbone.out_specs, **config.neck.kwargs)
+        self.head = STAGES["head"][config.head.name](self.neck.out_specs, num_classes=config.num_classes,
+                                                    **config.head.kwargs)
+        self.names = config.class_names()
+
+    @property
+    def strides(self) -> list[int]:
+        return list(self.head.strides)
+
+    @property
+    def anchors(self) -> list[torch.Tensor]:
+        return [a.clone() for a in self.head.anchors]
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.head(self.neck(self.backbone(x)))
+
+
+def build_model(config: ModelConfig | str) -> YOLODetector:
+    """Build a detector from a ModelConfig, a YAML path, or a config name in configs/models/."""
+    if not isinstance(config, ModelConfig):
+        config = load_config(config)
+    return YOLODetector(config)

@@ -1,0 +1,58 @@
+"""The paper's published parameter, FLOP and CIO counts, reproduced (ARCHITECTURE.md)."""
+import pytest
+
+from detector.models import build_classifier, build_model, profile_model
+
+# (backbone, input, params in M, BFLOPs); tolerance 3%.
+CLASSIFIERS = [
+    ("peleenet", 224, 2.79, 1.017),
+    ("csppeleenet", 224, 2.83, 0.888),
+    ("darknet53", 256, 41.57, 18.57),
+    ("cspdarknet53", 256, 27.61, 13.07),
+    ("resnext50", 256, 22.19, 10.11),
+    ("cspresnext50", 256, 20.50, 7.93),
+]
+
+
+@pytest.mark.parametrize("name,size,params,bflops", CLASSIFIERS)
+def test_classifier_counts(name, size, params, bflops):
+    prof = profile_model(build_classifier(name), size)
+    assert prof.params / 1e6 == pytest.approx(params, rel=0.03)
+    assert prof.gflops == pytest.approx(bflops, rel=0.03)
+    assert prof.params_total > prof.params  # BN and biases are trainable but not the paper's #Param
+
+
+@pytest.mark.parametrize("name,cio", [("resnext50", 34.4e6), ("cspresnext50", 32.6e6)])
+def test_cio_matches_paper(name, cio):
+    assert profile_model(build_classifier(name), 256).cio == pytest.approx(cio, rel=0.02)
+
+
+@pytest.mark.parametrize("config,size,bflops", [
+    ("csppeleenet-prn", 416, 3.590),
+    ("csppeleenet-efm", 416, 4.868),
+    ("csppeleenet-efm-sam", 416, 5.068),
+    ("csppeleenet-efm-sam", 512, 7.68),
+])
+def test_detector_flops(config, size, bflops):
+    assert profile_model(build_model(config), size).gflops == pytest.approx(bflops, rel=0.03)
+
+
+def test_efm_sam_params_and_sam_cost():
+    sam = profile_model(build_model("csppeleenet-efm-sam"), 416)
+    plain = profile_model(build_model("csppeleenet-efm"), 416)
+    assert sam.params / 1e6 == pytest.approx(4.31, rel=0.05)
+    assert sam.gflops - plain.gflops == pytest.approx(0.200, rel=0.03)  # Table 2: SAM adds 0.200
+
+
+def test_panet_spp_cspresnext50_matches_table4():
+    prof = profile_model(build_model("cspresnext50-panet-spp"), 416)
+    assert prof.params / 1e6 == pytest.approx(56.9, rel=0.03)
+    assert prof.gflops == pytest.approx(47.1, rel=0.03)
+
+
+def test_per_layer_flops_add_up_and_csp_saves_compute():
+    prof = profile_model(build_classifier("csppeleenet"), 224)
+    assert sum(layer.flops for layer in prof.layers) == prof.flops
+    assert sum(layer.params for layer in prof.layers) == prof.params
+    base = profile_model(build_classifier("peleenet"), 224)
+    assert prof.flops < base.flops
