@@ -1,0 +1,201 @@
+"""ONNX export: the file runs in ONNX Runtime and OpenCV DNN and matches PyTorch (folded BN,
+decoder inside), with only ops those runtimes accept and the metadata a runtime needs."""
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn as nn
+
+from detector import __version__
+from detector.export import export_onnx, fold_bn, fuse_conv_bn, read_metadata
+from detector.layers import Maxout
+from detector.runtime import HeadSpec, decode
+
+from .helpers import RAW_TOL, assert_decoded_close, op_types, random_model, run_opencv, run_ort, torch_decoded
+
+# Both models at both sizes; opsets 11, 12 and 13 each at least once; batch 1 and 2.
+CASES = [("csppeleenet-efm", 128, 11, 1), ("csppeleenet-efm", (160, 224), 13, 2),
+         ("csppeleenet-prn", 128, 12, 2), ("csppeleenet-prn", (160, 224), 13, 1)]
+# Ops OpenCV DNN 4.x rejects or mishandles (Split/Unsqueeze take axes as inputs from opset 13),
+# and Shape, whose presence would mean the graph is not static.
+UNWANTED = {"BatchNormalization", "ScatterND", "NonZero", "Split", "Unsqueeze", "Shape"}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {name: random_model(name, seed=i) for i, name in enumerate(["csppeleenet-efm", "csppeleenet-prn"])}
+
+
+def static_dims(value_info) -> list[int]:
+    dims = value_info.type.tensor_type.shape.dim
+    assert all(d.HasField("dim_value") for d in dims), f"{value_info.name} has a dynamic dimension"
+    return [d.dim_value for d in dims]
+
+
+def case_id(name, size, opset, batch) -> str:
+    size = size if isinstance(size, int) else "x".join(map(str, size))
+    return f"{name.split('-')[1]}-{size}-op{opset}-b{batch}"
+
+
+@pytest.mark.parametrize("name,size,opset,batch", CASES, ids=[case_id(*c) for c in CASES])
+def test_export_runs_in_onnxruntime_and_opencv_like_pytorch(models, tmp_path, name, size, opset, batch):
+    model = models[name]
+    h, w = (size, size) if isinstance(size, int) else size
+    path = export_onnx(model, tmp_path / f"{name}.onnx", size, opset=opset, batch=batch)
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    assert proto.opset_import[0].version == opset
+    assert not op_types(path) & UNWANTED
+    n = sum(len(a) * -(-h // s) * -(-w // s) for a, s in zip(model.anchors, model.strides))
+    assert static_dims(proto.graph.input[0]) == [batch, 3, h, w]
+    assert static_dims(proto.graph.output[0]) == [batch, n, 85]
+
+    x = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(opset))
+    ref = torch_decoded(model, x)
+    assert_decoded_close(run_ort(path, x)[0], ref)
+    assert_decoded_close(run_opencv(path, x, ["output"])[0], ref)
+
+
+def test_metadata_describes_pre_and_post_processing(models, tmp_path):
+    model = models["csppeleenet-prn"]
+    path = export_onnx(model, tmp_path / "m.onnx", (96, 128), opset=12, raw=True)
+    meta = read_metadata(path)
+    assert meta["names"] == model.names and len(meta["names"]) == 80
+    assert meta["img_size"] == [96, 128] and meta["output_format"] == "raw"
+    assert meta["letterbox"] == {"color": 114, "centre": True, "scaleup": True, "rgb": True, "scale": "1/255"}
+    assert meta["cspdet_version"] == __version__ and meta["config"]["name"] == "csppeleenet-prn"
+    assert HeadSpec.from_dict(meta) == HeadSpec.from_model(model)
+    raw_strings = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(raw_strings["anchors"])[0] == [[23, 27], [37, 58], [81, 82]]
+    assert HeadSpec.from_dict(raw_strings) == HeadSpec.from_model(model)  # as ORT hands them over
+
+    # Raw maps: the runtimes' maps match PyTorch's, and numpy-decoding them matches the torch decoder.
+    proto = onnx.load(str(path))
+    assert [o.name for o in proto.graph.output] == ["raw0", "raw1"]
+    x = torch.rand(1, 3, 96, 128, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        maps = [m.numpy() for m in model(x)]
+    for got in (run_ort(path, x), run_opencv(path, x, meta["output_names"])):
+        for g, m in zip(got, maps):
+            np.testing.assert_allclose(g, m, **RAW_TOL)
+        assert_decoded_close(decode(got, HeadSpec.from_dict(meta)), torch_decoded(model, x))
+
+
+# The model's shape checks (Maxout, partial adds) depend on channel counts only, which stay fixed.
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+def test_dynamic_export_serves_other_batches_and_sizes_in_onnxruntime(models, tmp_path):
+    model = models["csppeleenet-prn"]
+    path = export_onnx(model, tmp_path / "dyn.onnx", 128, opset=12, dynamic=True)
+    assert read_metadata(path)["dynamic"] is True and read_metadata(path)["batch"] is None
+    for shape in [(1, 3, 128, 128), (3, 3, 96, 160)]:
+        x = torch.rand(*shape, generator=torch.Generator().manual_seed(shape[0]))
+        assert_decoded_close(run_ort(path, x)[0], torch_decoded(model, x))
+
+
+# The two models of CASES are folded there (and compared with the unfolded model); these add the
+# SAM gates (a ConvBNAct with a logistic activation) and the plain PeleeNet backbone.
+@pytest.mark.parametrize("name", ["csppeleenet-efm-sam", "peleenet-efm"])
+def test_fold_bn_removes_every_batch_norm_and_keeps_outputs(name):
+    model = random_model(name)
+    folded = fold_bn(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()), "the original is left alone"
+    x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for a, b in zip(folded(x), model(x)):
+            torch.testing.assert_close(a, b, **RAW_TOL)
+
+
+def test_fuse_conv_bn_handles_groups_strides_and_an_existing_bias():
+    conv = nn.Conv2d(8, 12, 3, 2, 1, groups=4, bias=True)
+    bn = nn.BatchNorm2d(12).eval()
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1), bn.running_var.uniform_(0.2, 3)
+        bn.weight.uniform_(0.5, 2), bn.bias.uniform_(-1, 1)
+    x = torch.randn(2, 8, 9, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(fuse_conv_bn(conv, bn)(x), bn(conv(x)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript")
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.onnx")
+def test_maxout_exports_as_constant_slices_and_max(tmp_path):
+    path = tmp_path / "maxout.onnx"
+    torch.onnx.export(Maxout(4), torch.rand(1, 12, 5, 6), str(path), opset_version=13, dynamo=False)
+    assert op_types(path) <= {"Slice", "Max", "Constant"}
+    x = np.random.default_rng(0).normal(size=(1, 12, 5, 6)).astype(np.float32)
+    ref = Maxout(4)(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(run_opencv(path, x, [onnx.load(str(path)).graph.output[0].name])[0], ref)
+
+
+class InPlaceHead(nn.Module):
+    """A stand-in detector whose forward assigns into a slice, which exports as ScatterND."""
+
+    strides, num_classes, names = [8], 1, ["thing"]
+    anchors = [torch.tensor([[10.0, 13.0]])]
+    config = SimpleNamespace(img_size=32)
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 8, 8)
+        self.head = SimpleNamespace(scale_x_y=[1.0])
+
+    def forward(self, x):
+        y = self.conv(x)
+        y[:, 4] = 0
+        return [y]
+
+
+class LogisticHead(nn.Module):
+    """A one-level stand-in for a YOLOv4-CSP head (new_coords: the maps are logistic already)."""
+
+    strides, num_classes, names, new_coords, scale_x_y = [8], 2, ["a", "b"], [True], [2.0]
+    anchors = [torch.tensor([[12.0, 16.0], [19.0, 36.0]])]
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2 * 7, 8, 8)
+
+    def forward(self, x):
+        return [self.conv(x).sigmoid()]
+
+
+def test_new_coords_head_exports_and_decodes_alike_everywhere(tmp_path):
+    torch.manual_seed(0)
+    model = LogisticHead().eval()
+    path = export_onnx(model, tmp_path / "csp.onnx", (48, 64), opset=13)
+    assert read_metadata(path)["new_coords"] is True and not op_types(path) & UNWANTED
+    x = torch.rand(1, 3, 48, 64)
+    ref = torch_decoded(model, x)
+    with torch.no_grad():
+        maps = [m.numpy() for m in model(x)]
+    assert_decoded_close(decode(maps, HeadSpec.from_dict(read_metadata(path))), ref)
+    assert_decoded_close(run_ort(path, x)[0], ref)
+    assert_decoded_close(run_opencv(path, x, ["output"])[0], ref)
+
+
+class LooseBatchNorm(LogisticHead):
+    """A batch norm after an activation: no conv to fold it into."""
+
+    def __init__(self):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(14).eval()
+
+    def forward(self, x):
+        return [self.bn(self.conv(x).relu())]
+
+
+def test_export_refuses_graphs_opencv_cannot_run_and_bad_arguments(models, tmp_path):
+    with pytest.raises(RuntimeError, match=r"bad\.onnx has \['ScatterND'\]"):
+        export_onnx(InPlaceHead(), tmp_path / "bad.onnx", opset=11)
+    assert not (tmp_path / "bad.onnx").exists()
+    with pytest.warns(UserWarning, match="keeps a BatchNormalization that fold_bn could not fuse"):
+        export_onnx(LooseBatchNorm(), tmp_path / "bn.onnx", (32, 32))
+    with pytest.raises(ValueError, match="opset=10"):
+        export_onnx(models["csppeleenet-prn"], tmp_path / "m.onnx", 64, opset=10)
+    with pytest.raises(ValueError, match="img_size"):
+        export_onnx(models["csppeleenet-prn"], tmp_path / "m.onnx", (0, 64))
