@@ -1,0 +1,61 @@
+"""Box overlap in torch for the loss: IoU, GIoU, DIoU, CIoU (elementwise), and anchor-shape IoU."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+IOU_KINDS = ("iou", "giou", "diou", "ciou")
+
+
+def xywh_to_xyxy(boxes: torch.Tensor) -> torch.Tensor:
+    """[..., 4] cx, cy, w, h -> [..., 4] x1, y1, x2, y2."""
+    xy, half = boxes[..., 0:2], boxes[..., 2:4] / 2
+    return torch.cat([xy - half, xy + half], -1)
+
+
+def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, kind: str = "iou", xywh: bool = True,
+             eps: float = 1e-7) -> torch.Tensor:
+    """Elementwise overlap of box1 [..., 4] and box2 [..., 4] (broadcast) -> [...].
+
+    ``kind``: "iou"; "giou" (IoU - (C - U) / C, C the enclosing box's area; in (-1, 1]);
+    "diou" (IoU - rho^2 / c^2, rho the centre distance, c the enclosing box's diagonal);
+    "ciou" (DIoU - alpha * v, v = 4 / pi^2 * (atan(w2 / h2) - atan(w1 / h1))^2 the aspect
+    term, alpha = v / (1 - IoU + v)). Boxes are cx, cy, w, h with ``xywh``, else x1, y1, x2, y2.
+    """
+    if kind not in IOU_KINDS:
+        raise ValueError(f"bbox_iou: kind must be one of {IOU_KINDS}, got {kind!r}")
+    if xywh:
+        box1, box2 = xywh_to_xyxy(box1), xywh_to_xyxy(box2)
+    b1x1, b1y1, b1x2, b1y2 = box1.unbind(-1)
+    b2x1, b2y1, b2x2, b2y2 = box2.unbind(-1)
+    w1, h1 = b1x2 - b1x1, b1y2 - b1y1
+    w2, h2 = b2x2 - b2x1, b2y2 - b2y1
+    inter = ((torch.minimum(b1x2, b2x2) - torch.maximum(b1x1, b2x1)).clamp(min=0)
+             * (torch.minimum(b1y2, b2y2) - torch.maximum(b1y1, b2y1)).clamp(min=0))
+    union = w1 * h1 + w2 * h2 - inter + eps
+    iou = inter / union
+    if kind == "iou":
+        return iou
+    cw = torch.maximum(b1x2, b2x2) - torch.minimum(b1x1, b2x1)  # enclosing box
+    ch = torch.maximum(b1y2, b2y2) - torch.minimum(b1y1, b2y1)
+    if kind == "giou":
+        c_area = cw * ch + eps
+        return iou - (c_area - union) / c_area
+    c2 = cw ** 2 + ch ** 2 + eps
+    rho2 = ((b2x1 + b2x2 - b1x1 - b1x2) ** 2 + (b2y1 + b2y2 - b1y1 - b1y2) ** 2) / 4
+    if kind == "diou":
+        return iou - rho2 / c2
+    v = (4 / math.pi ** 2) * (torch.atan(w2 / (h2 + eps)) - torch.atan(w1 / (h1 + eps))) ** 2
+    with torch.no_grad():  # the CIoU paper treats alpha as a trade-off weight, not a function to differentiate
+        alpha = v / (v - iou + (1 + eps))
+    return iou - (rho2 / c2 + v * alpha)
+
+
+def wh_iou(wh1: torch.Tensor, wh2: torch.Tensor) -> torch.Tensor:
+    """IoU of box shapes with their centres aligned: wh1 [N, 2], wh2 [M, 2] -> [N, M].
+
+    This is how Darknet and YOLOv3 pick anchors for a ground truth: by shape only.
+    """
+    inter = torch.minimum(wh1[:, None], wh2[None]).prod(2)
+    return inter / (wh1.prod(1)[:, None] + wh2.prod(1)[None] - inter)
