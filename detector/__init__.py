@@ -1,2 +1,15 @@
-"""cspdet: real-time CSPNet object detectors."""
+"""cspdet: real-time CSPNet object detectors.
+
+``from detector import Detector`` is resolved lazily, so ``import detector`` stays light.
+"""
 __version__ = "0.1.0"
+
+__all__ = ["Detector", "__version__"]
+
+
+def __getattr__(name):
+    if name == "Detector":
+        from .runtime.predictor import Detector
+
+        return Detector
+    raise AttributeError(f"module 'detector' has no attribute {name!r}")

@@ -6,6 +6,10 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
+# oneDNN builds a kernel per new conv shape on first use (about 5 s for one EFM forward); tests
+# run each shape once or twice, so PyTorch's native kernels finish the suite several times sooner.
+torch.backends.mkldnn.enabled = False
+
 
 def shared_dir() -> Path:
     return Path(os.environ.get("CSPDET_SHARED", REPO.parent / "shared"))

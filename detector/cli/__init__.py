@@ -10,6 +10,8 @@ from .. import __version__
 # Subcommand -> module. Modules import heavy packages inside ``run`` so ``--help`` stays fast.
 COMMANDS = {
     "info": "detector.cli.info",
+    "convert": "detector.cli.convert",
+    "detect": "detector.cli.detect",
 }
 
 

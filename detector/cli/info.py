@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 DEFAULT_CONFIG = "csppeleenet-efm-sam"
 
@@ -14,6 +15,8 @@ def add_parser(sub) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--config", help=f"model YAML path or name in configs/models (default: {DEFAULT_CONFIG})")
     src.add_argument("--backbone", help="a backbone name, e.g. csppeleenet (with --classifier: ImageNet classifier)")
+    src.add_argument("--cfg", help="a Darknet .cfg (counted exactly as Darknet builds it)")
+    src.add_argument("--weights", help="a cspdet .pt checkpoint")
     p.add_argument("--classifier", action="store_true", help="with --backbone: add GAP + FC to 1000 classes")
     p.add_argument("--img-size", type=int, nargs="+", metavar="N",
                    help="input size N or H W (default: the config's, 224/256 for classifiers)")
@@ -38,6 +41,11 @@ def build(args):
         return BACKBONES[args.backbone](), f"{args.backbone} backbone", size
     if args.classifier:
         raise CLIError("--classifier needs --backbone NAME")
+    if args.cfg or args.weights:
+        from ..models.loading import load_detector
+
+        model = load_detector(args.cfg or args.weights)
+        return model, Path(args.cfg or args.weights).stem, model.img_size
     cfg = load_config(args.config or DEFAULT_CONFIG)
     return build_model(cfg), cfg.name, cfg.img_size
 

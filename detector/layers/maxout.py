@@ -25,7 +25,7 @@ class Maxout(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = self.out_channels
-        c = x.shape[1]
+        c = int(x.shape[1])
         if c % n:
             raise ValueError(f"Maxout: {c} input channels is not a multiple of out_channels={n}")
         y = x[:, :n]

@@ -35,6 +35,23 @@ class YOLODetector(nn.Module):
     def num_classes(self) -> int:
         return self.config.num_classes
 
+    @property
+    def scale_x_y(self) -> list[float]:
+        return list(self.head.scale_x_y)
+
+    @property
+    def new_coords(self) -> list[bool]:
+        """Per level: True where the map is already logistic and wh = (2v)^2 * anchor (YOLOv4-CSP)."""
+        return [False] * len(self.strides)
+
+    @property
+    def img_size(self) -> int:
+        return self.config.img_size
+
+    def describe(self) -> dict:
+        """What a checkpoint needs to rebuild this model (plain data)."""
+        return {"type": "yaml", "config": self.config.to_dict()}
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.head(self.neck(self.backbone(x)))
 

@@ -1,0 +1,51 @@
+"""Flags several subcommands share, and the bundled defaults."""
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_WEIGHTS = REPO / "weights" / "cspdet-shapes.pt"
+DEFAULT_SOURCE = REPO / "demos" / "media"
+FALLBACK_MODEL = "csppeleenet-efm-sam"
+
+
+def default_weights() -> str:
+    """The bundled trained model; a seeded random EFM(SAM)-CSPPeleeNet if it is missing."""
+    if DEFAULT_WEIGHTS.is_file():
+        return str(DEFAULT_WEIGHTS)
+    print(f"note: {DEFAULT_WEIGHTS} not found; using a randomly initialised {FALLBACK_MODEL} "
+          "(boxes will be meaningless)")
+    return FALLBACK_MODEL
+
+
+def default_source() -> Path:
+    if not DEFAULT_SOURCE.is_dir():
+        raise FileNotFoundError(f"--source not given and the demo media folder {DEFAULT_SOURCE} is missing")
+    return DEFAULT_SOURCE
+
+
+def add_model_args(p) -> None:
+    p.add_argument("--weights", default=None,
+                   help="model: .pt, .onnx, .engine, a config YAML/name (random weights), or Darknet "
+                        ".cfg/.weights (default: the bundled weights/cspdet-shapes.pt)")
+    p.add_argument("--cfg", default=None, help="Darknet .cfg to go with --weights X.weights")
+    p.add_argument("--backend", choices=["torch", "onnxruntime", "opencv", "tensorrt"],
+                   help="runtime (default: from the --weights suffix; .pt/.yaml/.cfg -> torch, .onnx -> onnxruntime)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--img-size", type=int, default=None, help="inference size (default: the model's)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
+    p.add_argument("--half", action="store_true", help="FP16 inference on CUDA")
+
+
+def add_nms_args(p) -> None:
+    p.add_argument("--conf-thres", type=float, default=0.25, help="score threshold (objectness x class)")
+    p.add_argument("--iou-thres", type=float, default=0.45, help="NMS IoU threshold")
+    p.add_argument("--max-det", type=int, default=300, help="maximum detections per image")
+    p.add_argument("--classes", type=int, nargs="+", default=None, help="keep only these class ids")
+    p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
+
+
+def detector_kwargs(args) -> dict:
+    return dict(backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
+                cfg=args.cfg, half=args.half, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
+                max_det=args.max_det, classes=args.classes, agnostic=args.agnostic_nms)

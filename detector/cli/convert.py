@@ -1,0 +1,41 @@
+"""``cspdet convert``: Darknet .cfg + .weights -> cspdet .pt checkpoint, and back."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("convert", help="convert Darknet .cfg/.weights to a cspdet .pt (and back)",
+                       description="Write a cspdet checkpoint (model config, class names, weights) from an "
+                                   "official Darknet model, or write a Darknet-architecture .pt back to "
+                                   ".weights. Loading checks the float count against the cfg exactly.")
+    p.add_argument("--cfg", help="Darknet .cfg (needed with .weights input)")
+    p.add_argument("--weights", required=True, help="Darknet .weights, or a cspdet .pt to export to .weights")
+    p.add_argument("--names", help="class names file, one per line (e.g. coco.names)")
+    p.add_argument("-o", "--output", required=True, help="output .pt or .weights")
+    p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..models.checkpoint import save_checkpoint
+    from ..models.loading import load_detector, read_names
+    from . import CLIError
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        raise CLIError(f"-o {out}: already exists (pass --force to overwrite)")
+    names = read_names(args.names) if args.names else None
+    model = load_detector(args.weights, cfg=args.cfg, names=names)
+    if names is not None and len(names) != model.num_classes:
+        raise CLIError(f"--names {args.names}: {len(names)} names but the model predicts {model.num_classes} classes")
+    if out.suffix == ".weights":
+        if not hasattr(model, "save_darknet_weights"):
+            raise CLIError(f"-o {out}: only Darknet-architecture models can be written as .weights")
+        model.save_darknet_weights(out)
+    elif out.suffix == ".pt":
+        save_checkpoint(out, model)
+    else:
+        raise CLIError(f"-o {out}: output must end in .pt or .weights")
+    print(f"wrote {out} ({model.num_classes} classes, {sum(p.numel() for p in model.parameters()):,} parameters)")
+    return 0

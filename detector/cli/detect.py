@@ -1,0 +1,117 @@
+"""``cspdet detect``: run a detector over images, folders, videos, webcams and streams."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from .common import add_model_args, add_nms_args, default_source, default_weights
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("detect", help="detect objects in images, folders, videos, webcams, streams",
+                       description="Detect objects; outputs go to a new runs/detect/expN folder.")
+    add_model_args(p)
+    p.add_argument("--source", default=None,
+                   help="image, folder, glob, .txt list, video, webcam index (0) or rtsp/http URL "
+                        "(default: the bundled demo media)")
+    add_nms_args(p)
+    p.add_argument("--recursive", action="store_true", help="search folders recursively")
+    p.add_argument("--vid-stride", type=int, default=1, help="keep every n-th video/stream frame")
+    p.add_argument("--project", default="runs/detect", help="parent folder of run folders")
+    p.add_argument("--name", default="exp", help="run folder name (exp, exp2, ... never overwritten)")
+    p.add_argument("--save-txt", action="store_true", help="save YOLO-format labels")
+    p.add_argument("--save-conf", action="store_true", help="add scores to --save-txt labels")
+    p.add_argument("--save-json", action="store_true", help="save COCO results-format predictions.json")
+    p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
+    p.add_argument("--show", action="store_true", help="show a live window with an fps overlay (q quits)")
+    p.add_argument("--line-width", type=int, default=None, help="box line width in pixels")
+    p.add_argument("--hide-labels", action="store_true", help="draw boxes without labels")
+    p.set_defaults(run=run)
+
+
+class Stats:
+    def __init__(self):
+        self.items = self.dets = self.skipped = 0
+        self.pre = self.inf = self.post = 0.0
+
+    def line(self, wall: float) -> str:
+        n = max(self.items, 1)
+        return (f"{self.items} items, {self.dets} detections, {self.skipped} skipped | mean "
+                f"pre {self.pre / n:.1f} ms, inference {self.inf / n:.1f} ms, post {self.post / n:.1f} ms | "
+                f"{self.items / wall if wall > 0 else 0:.1f} fps end-to-end")
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from ..runtime.predictor import Detector
+    from ..runtime.pipeline import Worker, prefetch
+    from ..runtime.sinks import Sink, new_run_dir
+    from ..runtime.sources import open_source
+    from .common import detector_kwargs
+
+    source = args.source or str(default_source())
+    src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
+    det = Detector(args.weights or default_weights(), **detector_kwargs(args))
+    saving = not args.nosave or args.save_txt or args.save_json
+    run_dir = new_run_dir(args.project, args.name) if saving else None
+    sink = Sink(run_dir, save_img=not args.nosave, save_txt=args.save_txt, save_conf=args.save_conf,
+                save_json=args.save_json, fps=getattr(src, "fps", 30.0) / args.vid_stride) if saving else None
+    writer, stats, video = Worker(), Stats(), src.kind != "images"
+
+    def prepare(frame):
+        if frame.error:
+            return frame, None, 0.0
+        t = time.perf_counter()
+        prepared = det.preprocess([frame.image])
+        return frame, prepared, time.perf_counter() - t
+
+    t_start, fps_ema = time.perf_counter(), 0.0
+    bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}", unit=src.kind[:-1] if src.kind == "images" else "frame")
+    try:
+        for frame, prepared, t_pre in prefetch(src, prepare):
+            bar.update(1)
+            if frame.error:
+                stats.skipped += 1
+                tqdm.write(f"skipped: {frame.error}", file=sys.stderr)
+                continue
+            t0 = time.perf_counter()
+            pred = det.infer(prepared[0])
+            t1 = time.perf_counter()
+            res = det.postprocess(pred, prepared[1], [frame.image], [frame.path])[0]
+            t2 = time.perf_counter()
+            stats.items += 1
+            stats.dets += len(res)
+            stats.pre, stats.inf, stats.post = stats.pre + t_pre * 1e3, stats.inf + (t1 - t0) * 1e3, stats.post + (t2 - t1) * 1e3
+            if not video and len(src) <= 20:  # a per-image line helps on small runs, floods big ones
+                tqdm.write(f"{frame.name}: {res.summary()} ({(t1 - t0) * 1e3:.1f} ms)")
+            if args.show:
+                fps_ema = 0.9 * fps_ema + 0.1 / max(t2 - t0 + t_pre, 1e-6) if fps_ema else 1 / max(t2 - t0 + t_pre, 1e-6)
+                if not show(res, fps_ema, args):
+                    break
+            if sink is not None:
+                writer.submit(lambda f=frame, r=res: sink.write(
+                    f, r, None if args.nosave else r.plot(f.image, args.line_width, not args.hide_labels), video))
+    finally:
+        bar.close()
+        src.close()
+        writer.close()
+        if sink is not None:
+            sink.close()
+    wall = time.perf_counter() - t_start
+    print(f"Done: {stats.line(wall)}")
+    if run_dir is not None:
+        print(f"Results saved to {run_dir}")
+    return 0
+
+
+def show(res, fps: float, args) -> bool:
+    """Draw into a window; False when the user pressed q or closed it."""
+    import cv2
+
+    from ..runtime.draw import draw_fps
+
+    img = draw_fps(res.plot(None, args.line_width, not args.hide_labels), fps)
+    cv2.imshow("cspdet", img)
+    return (cv2.waitKey(1) & 0xFF) != ord("q")

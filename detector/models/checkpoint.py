@@ -1,0 +1,61 @@
+"""cspdet checkpoints: one ``.pt`` holding how to rebuild the model, its class names and weights.
+
+Only plain data and tensors go in, so ``torch.load(..., weights_only=True)`` reads them back:
+a checkpoint from the internet cannot run code on load.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "cspdet"
+VERSION = 1
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """torch.save to a temp file beside ``path``, then rename: a crash never leaves a half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, **extra: Any) -> Path:
+    """Write ``model`` (anything with ``describe()`` and ``names``) plus ``extra`` plain data."""
+    ckpt = {"format": FORMAT, "version": VERSION, "arch": model.describe(), "names": list(model.names),
+            "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
+    return atomic_save(ckpt, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read and validate a cspdet checkpoint (weights-only unpickling)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for corrupt or foreign files
+        raise ValueError(f"{path}: not a readable cspdet checkpoint ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:120]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a cspdet checkpoint (no 'format: {FORMAT}' entry)")
+    if ckpt.get("version", 0) > VERSION:
+        raise ValueError(f"{path}: checkpoint version {ckpt['version']} is newer than this cspdet "
+                         f"understands ({VERSION}); upgrade cspdet")
+    for key in ("arch", "names", "model"):
+        if key not in ckpt:
+            raise ValueError(f"{path}: checkpoint lacks '{key}'")
+    return ckpt

@@ -1,0 +1,87 @@
+"""One entry point for every model source a subcommand's ``--weights`` accepts.
+
+- ``model.pt``: a cspdet checkpoint (from training or ``cspdet convert``);
+- ``configs/models/x.yaml`` or a config name: the architecture with seeded random weights, for
+  benchmarking and export tests;
+- ``x.cfg``: a Darknet cfg with seeded random weights;
+- ``x.weights`` (with ``cfg=`` or a same-named ``.cfg`` beside it), or ``cfg=x.cfg`` with
+  ``weights=x.weights``: an official Darknet model, loaded exactly.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .checkpoint import load_checkpoint
+from .config import config_from_dict, load_config
+from .detector import YOLODetector
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def _darknet(cfg_path: Path, weights: Path | None, names: list[str] | None):
+    from ..darknet.detector import DarknetDetector
+
+    if not cfg_path.is_file():
+        raise FileNotFoundError(f"{cfg_path}: no such Darknet cfg")
+    model = DarknetDetector.from_text(cfg_path.read_text(), str(cfg_path), names=names)
+    if weights is not None:
+        model.load_darknet_weights(weights)
+    return model
+
+
+def model_from_arch(arch: dict, names: list[str] | None, source: str) -> nn.Module:
+    """Rebuild the architecture a checkpoint's ``arch`` entry describes."""
+    kind = arch.get("type")
+    if kind == "yaml":
+        return YOLODetector(config_from_dict(arch["config"], f"{source} (embedded config)"))
+    if kind == "darknet":
+        from ..darknet.detector import DarknetDetector
+
+        return DarknetDetector.from_text(arch["cfg"], arch.get("source", source), names=names)
+    raise ValueError(f"{source}: unknown architecture type {kind!r} in checkpoint")
+
+
+def load_detector(weights: str | Path, *, cfg: str | Path | None = None,
+                  names: list[str] | None = None, seed: int = 0) -> nn.Module:
+    """Build a detector in eval mode from any supported source (see module docstring)."""
+    path = Path(weights)
+    suffix = path.suffix.lower()
+    if suffix == ".pt":
+        ckpt = load_checkpoint(path)
+        model = model_from_arch(ckpt["arch"], ckpt["names"], str(path))
+        state = ckpt.get("ema") or ckpt["model"]
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{path}: weights do not fit the stored architecture "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        model.names = list(ckpt["names"]) if names is None else list(names)
+        return model.eval()
+    torch.manual_seed(seed)
+    if suffix == ".weights":
+        cfg_path = Path(cfg) if cfg else path.with_suffix(".cfg")
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"{path}: Darknet weights need their .cfg (pass --cfg; "
+                                    f"{cfg_path.name} is not beside it)")
+        return _darknet(cfg_path, path, names).eval()
+    if suffix == ".cfg":
+        return _darknet(path, None, names).eval()
+    if suffix in YAML_SUFFIXES or not suffix:
+        model = YOLODetector(load_config(path))
+        if names is not None:
+            model.names = list(names)
+        return model.eval()
+    raise ValueError(f"--weights {weights}: unsupported model file (use .pt, .yaml, .cfg or .weights)")
+
+
+def read_names(path: str | Path) -> list[str]:
+    """Class names from a Darknet ``.names`` file (one per line, blank lines ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such names file")
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not names:
+        raise ValueError(f"{path}: names file is empty")
+    return names

@@ -1,0 +1,40 @@
+"""OpenCV DNN backend (the paper's CPU runtime): an exported ONNX file, CUDA target when OpenCV has it."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .base import OnnxMeta, ensure_onnx
+
+
+class OpenCVBackend:
+    name = "opencv"
+
+    def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
+                 cfg=None, half: bool = False):
+        path = ensure_onnx(path, img_size=img_size, cfg=cfg)
+        self.meta = OnnxMeta(path)
+        if self.meta.input_size is None:
+            raise ValueError(f"{path}: OpenCV DNN needs a static-shape ONNX (export without --dynamic)")
+        if threads:
+            cv2.setNumThreads(threads)
+        self.net = cv2.dnn.readNetFromONNX(str(path))
+        if device.startswith("cuda"):
+            if cv2.cuda.getCudaEnabledDeviceCount() == 0:
+                raise ValueError(f"--device {device}: this OpenCV build has no CUDA (pip's opencv-python never does)")
+            self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
+            self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA_FP16 if half else cv2.dnn.DNN_TARGET_CUDA)
+        self.output_names = list(self.net.getUnconnectedOutLayersNames())
+        self.names, self.spec = self.meta.names, self.meta.spec
+        self.input_size, self.batch = self.meta.input_size, self.meta.batch
+        self.default_size = self.input_size[0]
+        if not self.meta.raw:
+            self.output_names = self.output_names[:1]
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        self.net.setInput(blob)
+        outs = self.net.forward(self.output_names)
+        if self.meta.raw:  # OpenCV does not keep the graph's output order
+            order = self.meta.meta.get("output_names", self.output_names)
+            outs = [outs[self.output_names.index(n)] for n in order]
+        return self.meta.finish(outs)

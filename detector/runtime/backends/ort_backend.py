@@ -1,0 +1,45 @@
+"""ONNX Runtime backend: CPU execution provider, CUDA when onnxruntime-gpu has it."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .base import OnnxMeta, ensure_onnx
+
+
+def session_options(threads: int | None):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = threads or (os.cpu_count() or 1)
+    so.inter_op_num_threads = 1
+    return so
+
+
+class ORTBackend:
+    name = "onnxruntime"
+
+    def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
+                 cfg=None, half: bool = False):
+        import onnxruntime as ort
+
+        path = ensure_onnx(path, img_size=img_size, cfg=cfg)
+        self.meta = OnnxMeta(path)
+        providers = ["CPUExecutionProvider"]
+        if device.startswith("cuda"):
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise ValueError(f"--device {device}: this onnxruntime has no CUDAExecutionProvider "
+                                 "(install onnxruntime-gpu)")
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}))
+        self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.names, self.spec = self.meta.names, self.meta.spec
+        self.input_size, self.batch = self.meta.input_size, self.meta.batch
+        self.default_size = self.meta.meta.get("img_size", [416])[0]
+
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        return self.meta.finish(self.session.run(self.output_names, {self.input_name: blob}))

@@ -1,0 +1,39 @@
+"""PyTorch backend: cspdet checkpoints, YAML configs and Darknet models, BN folded."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ...export import fold_bn
+from ...models.loading import load_detector
+from ..decode import HeadSpec, YOLODecoder
+
+
+class TorchBackend:
+    name = "torch"
+
+    def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
+                 cfg=None, half: bool = False):
+        if threads:
+            torch.set_num_threads(threads)
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available to this PyTorch build")
+        self.device = torch.device(device)
+        model = load_detector(path, cfg=cfg)
+        self.names = list(model.names)
+        self.spec = HeadSpec.from_model(model)
+        self.model = fold_bn(model).to(self.device)
+        self.half = half and self.device.type == "cuda"
+        if self.half:
+            self.model.half()
+        self.decoder = YOLODecoder(self.spec).to(self.device)
+        self.input_size = None  # fully convolutional: any multiple of the largest stride
+        self.batch = None
+        self.default_size = getattr(model, "img_size", 416)
+
+    @torch.inference_mode()
+    def __call__(self, blob: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(blob).to(self.device, non_blocking=True)
+        if self.half:
+            x = x.half()
+        return self.decoder([m.float() for m in self.model(x)]).cpu().numpy()

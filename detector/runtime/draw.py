@@ -1,0 +1,47 @@
+"""Drawing detections and overlays on BGR images (OpenCV only)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# A fixed, well-separated palette (BGR) so a class keeps its colour across frames and runs.
+PALETTE = np.array([
+    (56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207), (10, 249, 72),
+    (23, 204, 146), (134, 219, 61), (52, 147, 26), (187, 212, 0), (168, 153, 44), (255, 194, 0),
+    (147, 69, 52), (255, 115, 100), (236, 24, 0), (255, 56, 132), (133, 0, 82), (255, 56, 203),
+    (200, 149, 255), (199, 55, 255)], dtype=np.uint8)
+
+
+def color(class_id: int) -> tuple[int, int, int]:
+    return tuple(int(c) for c in PALETTE[int(class_id) % len(PALETTE)])
+
+
+def draw_detections(img: np.ndarray, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
+                    names: list[str], line_width: int | None = None, labels: bool = True) -> np.ndarray:
+    """Draw boxes [K, 4] xyxy (image pixels) with 'name score' labels onto ``img`` in place."""
+    lw = line_width or max(round(sum(img.shape[:2]) / 2 * 0.003), 2)
+    font_scale = lw / 3
+    for (x1, y1, x2, y2), score, cid in zip(boxes.round().astype(int), scores, class_ids):
+        c = color(cid)
+        cv2.rectangle(img, (x1, y1), (x2, y2), c, lw, cv2.LINE_AA)
+        if not labels:
+            continue
+        name = names[cid] if 0 <= cid < len(names) else str(cid)
+        text = f"{name} {score:.2f}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, max(lw - 1, 1))
+        above = y1 - th - base >= 0
+        y_text = y1 - base if above else y1 + th + base
+        cv2.rectangle(img, (x1, y_text - th - base // 2), (x1 + tw, y_text + base // 2), c, -1, cv2.LINE_AA)
+        cv2.putText(img, text, (x1, y_text), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255),
+                    max(lw - 1, 1), cv2.LINE_AA)
+    return img
+
+
+def draw_fps(img: np.ndarray, fps: float, extra: str = "") -> np.ndarray:
+    """Top-left 'NN.N fps' overlay with a dark backing so it reads on any frame."""
+    text = f"{fps:.1f} fps{'  ' + extra if extra else ''}"
+    scale = max(img.shape[0] / 720, 0.5)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    cv2.rectangle(img, (0, 0), (tw + 12, th + base + 12), (0, 0, 0), -1)
+    cv2.putText(img, text, (6, th + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 0), 2, cv2.LINE_AA)
+    return img

@@ -1,0 +1,78 @@
+"""Overlap reading + letterboxing of the next frame, and drawing + encoding of the previous one,
+with inference of the current one: on video the end-to-end rate approaches pure inference."""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterable, Iterator
+
+_END = object()
+
+
+def prefetch(items: Iterable, fn: Callable, depth: int = 2) -> Iterator:
+    """Yield ``fn(item)`` for each item, computed ``depth`` items ahead in a background thread.
+
+    OpenCV decoding/resizing and numpy release the GIL, so this runs truly in parallel with
+    inference. An exception in the thread is re-raised here, at the item that failed.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in items:
+                if stop.is_set():
+                    break
+                q.put((fn(item), None))
+        except BaseException as e:  # hand over to the consumer thread
+            q.put((None, e))
+        q.put((_END, None))
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    try:
+        while True:
+            value, err = q.get()
+            if err is not None:
+                raise err
+            if value is _END:
+                return
+            yield value
+    finally:
+        stop.set()
+        while t.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.05)
+
+
+class Worker:
+    """A single background thread consuming jobs in order (e.g. draw + encode + write)."""
+
+    def __init__(self, depth: int = 4):
+        self.q: queue.Queue = queue.Queue(maxsize=depth)
+        self.error: BaseException | None = None
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while True:
+            job = self.q.get()
+            if job is _END:
+                return
+            try:
+                job()
+            except BaseException as e:
+                self.error = self.error or e
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self.error:
+            raise self.error
+        self.q.put(job)
+
+    def close(self) -> None:
+        self.q.put(_END)
+        self.t.join()
+        if self.error:
+            raise self.error

@@ -1,0 +1,111 @@
+"""``Detector``: the Python API over any backend, with the one pre/post-processing pipeline."""
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .backends import load_backend
+from .letterbox import preprocess, scale_boxes
+from .nms import postprocess
+from .results import Results
+from .sources import read_image
+
+
+class Detector:
+    """Load a model once, then ``det(img)`` for a BGR array or a path (-> Results) or a list of
+    them (-> list of Results). Boxes come back in original-image pixels.
+
+    ``weights``: a .pt checkpoint, .onnx, .engine, a YAML config or name (random weights), or a
+    Darknet .cfg / .weights (pass ``cfg=`` with .weights). ``backend`` overrides the choice made
+    from the suffix: torch, onnxruntime, opencv or tensorrt.
+    """
+
+    def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "cpu",
+                 img_size: int | None = None, conf_thres: float = 0.25, iou_thres: float = 0.45,
+                 max_det: int = 300, classes: Sequence[int] | None = None, agnostic: bool = False,
+                 threads: int | None = None, cfg: str | None = None, half: bool = False):
+        self.backend = load_backend(weights, backend, device=device, threads=threads,
+                                    img_size=img_size, cfg=cfg, half=half)
+        self.names = list(self.backend.names)
+        self.img_size = self._input_size(img_size)
+        self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
+                        classes=list(classes) if classes is not None else None, agnostic=agnostic)
+
+    def _input_size(self, img_size: int | None) -> tuple[int, int]:
+        """The letterbox size: a static model's own, else ``img_size`` rounded up to the stride."""
+        fixed = self.backend.input_size
+        if fixed is not None:
+            if img_size and tuple(fixed) != (img_size, img_size):
+                warnings.warn(f"--img-size {img_size} ignored: the model was exported for "
+                              f"{fixed[0]}x{fixed[1]} and runs at that size", stacklevel=3)
+            return tuple(fixed)
+        size = img_size or self.backend.default_size
+        stride = max(self.backend.spec.strides)
+        rounded = -(-size // stride) * stride
+        if rounded != size:
+            warnings.warn(f"--img-size {size} is not a multiple of the stride {stride}; using {rounded}",
+                          stacklevel=3)
+        return (rounded, rounded)
+
+    @property
+    def max_batch(self) -> int | None:
+        return self.backend.batch
+
+    def preprocess(self, images: list[np.ndarray]):
+        """BGR images -> (blob [B, 3, h, w], letterbox infos)."""
+        return preprocess(images, self.img_size)
+
+    def infer(self, blob: np.ndarray) -> np.ndarray:
+        """blob [B, 3, h, w] -> decoded [B, N, 5 + nc]; splits batches a static model cannot take."""
+        step = self.backend.batch
+        if not step or step == len(blob):
+            return self.backend(blob)
+        if len(blob) % step:
+            pad = np.zeros((step - len(blob) % step, *blob.shape[1:]), blob.dtype)
+            blob = np.concatenate([blob, pad])
+        out = np.concatenate([self.backend(blob[i:i + step]) for i in range(0, len(blob), step)])
+        return out[:len(blob)]
+
+    def postprocess(self, pred: np.ndarray, infos, images, paths=None) -> list[Results]:
+        dets = postprocess(pred[:len(infos)], **self.nms)
+        out = []
+        for i, (d, info) in enumerate(zip(dets, infos)):
+            boxes = scale_boxes(d.boxes, info)
+            out.append(Results(boxes, d.scores, d.class_ids, self.names, images[i],
+                               paths[i] if paths else None))
+        return out
+
+    def predict(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Results]:
+        """Run the whole pipeline on BGR images; each Results carries its ``speed`` in ms."""
+        t0 = time.perf_counter()
+        blob, infos = self.preprocess(images)
+        t1 = time.perf_counter()
+        pred = self.infer(blob)
+        t2 = time.perf_counter()
+        results = self.postprocess(pred, infos, images, paths)
+        t3 = time.perf_counter()
+        n = len(images)
+        speed = {"pre": (t1 - t0) * 1e3 / n, "inference": (t2 - t1) * 1e3 / n, "post": (t3 - t2) * 1e3 / n}
+        for r in results:
+            r.speed = dict(speed)
+        return results
+
+    def __call__(self, source):
+        if isinstance(source, (list, tuple)):
+            images = [self._as_image(s) for s in source]
+            paths = [str(s) if not isinstance(s, np.ndarray) else None for s in source]
+            return self.predict(images, paths) if images else []
+        return self.predict([self._as_image(source)],
+                            [None if isinstance(source, np.ndarray) else str(source)])[0]
+
+    @staticmethod
+    def _as_image(src) -> np.ndarray:
+        if isinstance(src, np.ndarray):
+            if src.ndim != 3 or src.shape[2] != 3 or src.dtype != np.uint8:
+                raise ValueError(f"Detector: images must be HxWx3 uint8 BGR arrays, got {src.shape} {src.dtype}")
+            return src
+        return read_image(src)

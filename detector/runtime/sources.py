@@ -1,0 +1,191 @@
+"""Where frames come from: images, folders, globs, path lists, video files, webcams and streams.
+
+``open_source(spec)`` returns an iterable of ``Frame``; an unreadable image is yielded with
+``error`` set (the caller reports, counts and skips it) so one bad file never ends a run.
+Streams and webcams are read by a background thread that keeps only the newest frame, so a slow
+model drops frames instead of falling further and further behind.
+"""
+from __future__ import annotations
+
+import glob as globlib
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".pgm", ".ppm"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm", ".ts", ".flv"}
+STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """BGR uint8 [H, W, 3] from a file; one-line errors for missing or undecodable files."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image")
+    data = np.fromfile(str(path), dtype=np.uint8)  # imdecode also handles non-ASCII paths
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise ValueError(f"{path}: cannot decode image (corrupt or unsupported format)")
+    return img
+
+
+@dataclass
+class Frame:
+    """One input: ``image`` (BGR) or ``error``; ``name`` for outputs; ``index`` in the source."""
+
+    image: np.ndarray | None
+    name: str
+    index: int
+    error: str | None = None
+    path: str | None = None
+
+
+class ImageSource:
+    """A fixed list of image files (from a file, folder, glob or .txt list)."""
+
+    kind = "images"
+
+    def __init__(self, paths: list[Path]):
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i, p in enumerate(self.paths):
+            try:
+                yield Frame(read_image(p), p.name, i, path=str(p))
+            except (ValueError, FileNotFoundError) as e:
+                yield Frame(None, p.name, i, error=str(e), path=str(p))
+
+    def close(self) -> None:
+        pass
+
+
+class VideoSource:
+    """A video file, read in order; ``vid_stride`` keeps every n-th frame."""
+
+    kind = "video"
+
+    def __init__(self, path: Path, vid_stride: int = 1):
+        self.path, self.stride = path, max(1, vid_stride)
+        self.cap = cv2.VideoCapture(str(path))
+        if not self.cap.isOpened():
+            raise ValueError(f"{path}: cannot open video")
+        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self.frames = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+
+    def __len__(self) -> int:
+        return -(-self.frames // self.stride) if self.frames > 0 else 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        i = 0
+        while True:
+            ok, img = self.cap.read()
+            if not ok:  # end of file, or a truncated file: end cleanly
+                return
+            yield Frame(img, self.path.name, i)
+            i += 1
+            for _ in range(self.stride - 1):  # grab() skips decoding the frames we drop
+                if not self.cap.grab():
+                    return
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class StreamSource:
+    """A webcam index or a network stream, read by a thread that keeps only the newest frame."""
+
+    kind = "stream"
+
+    def __init__(self, spec: str | int, vid_stride: int = 1, timeout: float = 10.0):
+        self.spec, self.stride, self.timeout = spec, max(1, vid_stride), timeout
+        self.cap = cv2.VideoCapture(spec)
+        if not self.cap.isOpened():
+            raise ValueError(f"--source {spec}: cannot open {'webcam' if isinstance(spec, int) else 'stream'}")
+        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
+        self.name = f"webcam{spec}" if isinstance(spec, int) else "stream"
+        self._frame, self._seq, self._alive = None, 0, True
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._reader, daemon=True)
+        self._thread.start()
+
+    def _reader(self) -> None:
+        n = 0
+        while self._alive:
+            ok = self.cap.grab()
+            if ok and n % self.stride == 0:
+                ok, img = self.cap.retrieve()
+                if ok:
+                    with self._cond:
+                        self._frame, self._seq = img, self._seq + 1
+                        self._cond.notify_all()
+            if not ok:  # the stream dropped: wake the consumer so it ends cleanly
+                break
+            n += 1
+        with self._cond:
+            self._alive = False
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        seen, i = 0, 0
+        while True:
+            with self._cond:
+                deadline = time.monotonic() + self.timeout
+                while self._seq == seen and self._alive and time.monotonic() < deadline:
+                    self._cond.wait(0.1)
+                if self._seq == seen:
+                    return
+                img, seen = self._frame, self._seq
+            yield Frame(img, self.name, i)
+            i += 1
+
+    def close(self) -> None:
+        self._alive = False
+        self._thread.join(timeout=2)
+        self.cap.release()
+
+
+def list_images(spec: str, recursive: bool = False) -> list[Path]:
+    """Image paths from a file, folder, glob pattern or .txt list (one path per line)."""
+    path = Path(spec)
+    if path.is_dir():
+        it = path.rglob("*") if recursive else path.iterdir()
+        return sorted(p for p in it if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if path.suffix.lower() == ".txt" and path.is_file():
+        base = path.parent
+        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        return [p if p.is_absolute() else base / p for p in map(Path, lines)]
+    if any(ch in spec for ch in "*?["):
+        return sorted(Path(p) for p in globlib.glob(spec, recursive=recursive)
+                      if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+    return [path]
+
+
+def open_source(spec: str, *, recursive: bool = False, vid_stride: int = 1):
+    """An iterable of Frames for ``spec`` (see module docstring); one-line errors for bad specs."""
+    if spec.isdigit():
+        return StreamSource(int(spec), vid_stride)
+    if spec.lower().startswith(STREAM_PREFIXES):
+        return StreamSource(spec, vid_stride)
+    path = Path(spec)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        if not path.is_file():
+            raise FileNotFoundError(f"--source {spec}: no such video file")
+        return VideoSource(path, vid_stride)
+    if not path.exists() and not any(ch in spec for ch in "*?["):
+        raise FileNotFoundError(f"--source {spec}: no such file or folder")
+    paths = list_images(spec, recursive)
+    if not paths:
+        raise FileNotFoundError(f"--source {spec}: no images found"
+                                f"{'' if recursive or not path.is_dir() else ' (subfolders need --recursive)'}")
+    return ImageSource(paths)

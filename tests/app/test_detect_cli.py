@@ -1,0 +1,39 @@
+import json
+
+import cv2
+
+from detector.cli import main
+
+
+def test_detect_folder_writes_everything_and_summarises(model_files, image_dir, tmp_path, capsys):
+    pt, _ = model_files
+    argv = ["detect", "--weights", str(pt), "--source", str(image_dir), "--img-size", "160",
+            "--conf-thres", "0.05", "--project", str(tmp_path / "runs"), "--save-txt", "--save-conf", "--save-json"]
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert "3 items" in out.out and "1 skipped" in out.out and "fps" in out.out
+    assert "broken.jpg: cannot decode image" in out.err
+    run = tmp_path / "runs" / "exp"
+    assert sorted(p.name for p in run.glob("*.jpg")) == ["000.jpg", "001.jpg", "002.jpg"]
+    assert len(list((run / "labels").glob("*.txt"))) == 3
+    preds = json.loads((run / "predictions.json").read_text())
+    assert all({"image_id", "category_id", "bbox", "score"} <= set(p) for p in preds)
+    assert main(argv) == 0 and (tmp_path / "runs" / "exp2").is_dir()  # never overwrites
+    assert len(list(run.glob("*.jpg"))) == 3
+
+
+def test_detect_video_onnx_and_nosave(model_files, video_file, tmp_path, capsys):
+    _, onnx_path = model_files
+    argv = ["detect", "--weights", str(onnx_path), "--source", str(video_file), "--project", str(tmp_path / "r")]
+    assert main(argv) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "r" / "exp" / "clip.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 7
+    assert "7 items" in capsys.readouterr().out
+    assert main(argv + ["--nosave", "--vid-stride", "2"]) == 0
+    assert "4 items" in capsys.readouterr().out and not (tmp_path / "r" / "exp2").exists()
+
+
+def test_detect_bad_source_is_one_line(model_files, tmp_path, capsys):
+    assert main(["detect", "--weights", str(model_files[0]), "--source", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no such file or folder" in err and "\n" not in err

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from detector import Detector
+from detector.runtime.backends import backend_for
+
+from .conftest import scene
+
+
+def test_backend_is_chosen_by_suffix_or_name():
+    assert backend_for("m.pt") == "torch" and backend_for("m.onnx") == "onnxruntime"
+    assert backend_for("m.engine") == "tensorrt" and backend_for("csppeleenet-efm") == "torch"
+    assert backend_for("m.onnx", "opencv") == "opencv"
+    with pytest.raises(ValueError, match="cannot tell the backend"):
+        backend_for("m.bin")
+    with pytest.raises(ValueError, match="unknown"):
+        backend_for("m.onnx", "tflite")
+
+
+@pytest.fixture(scope="module")
+def detectors(model_files):
+    pt, onnx_path = model_files
+    kw = dict(img_size=160, conf_thres=0.3)
+    return {"torch": Detector(pt, **kw), "onnxruntime": Detector(onnx_path, **kw),
+            "opencv": Detector(onnx_path, backend="opencv", **kw)}
+
+
+def test_backends_give_the_same_boxes_in_original_pixels(detectors):
+    imgs = [scene(10), scene(11, 300, 200)]
+    ref = detectors["torch"](imgs)
+    assert len(ref) == 2 and sum(len(r) for r in ref) > 0, "pick a lower conf_thres: nothing detected"
+    for name in ("onnxruntime", "opencv"):
+        out = detectors[name](imgs)
+        for a, b in zip(ref, out):
+            assert len(a) == len(b), name
+            np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1.0, err_msg=name)
+            np.testing.assert_array_equal(a.class_ids, b.class_ids)
+    h, w = imgs[1].shape[:2]
+    assert (ref[1].xyxy[:, [0, 2]] <= w).all() and (ref[1].xyxy[:, [1, 3]] <= h).all()
+
+
+def test_single_image_path_and_list_forms(detectors, tmp_path):
+    import cv2
+
+    det = detectors["onnxruntime"]
+    img = scene(3)
+    p = tmp_path / "x.png"
+    cv2.imwrite(str(p), img)
+    r_arr, r_path = det(img), det(str(p))
+    np.testing.assert_allclose(r_arr.xyxy, r_path.xyxy)
+    assert r_path.path == str(p) and r_arr.names == det.names
+    assert set(r_arr.speed) == {"pre", "inference", "post"}
+    plotted = r_arr.plot()
+    assert plotted.shape == img.shape and (len(r_arr) == 0 or not np.array_equal(plotted, img))
+    with pytest.raises(FileNotFoundError, match="no such image"):
+        det(str(tmp_path / "missing.jpg"))
+
+
+def test_static_model_adapts_to_its_own_size(model_files):
+    with pytest.warns(UserWarning, match="--img-size 320 ignored"):
+        det = Detector(model_files[1], img_size=320)
+    assert det.img_size == (160, 160)
+
+
+def test_class_filter_and_max_det(model_files):
+    det = Detector(model_files[0], img_size=160, conf_thres=0.01, max_det=3, classes=[0, 1])
+    r = det(scene(5))
+    assert len(r) <= 3 and set(r.class_ids.tolist()) <= {0, 1}
+
+
+def test_results_export_formats(detectors):
+    r = detectors["torch"](scene(10))
+    lines = r.yolo_lines((240, 320), save_conf=True)
+    assert len(lines) == len(r) and all(len(ln.split()) == 6 for ln in lines)
+    coco = r.coco(42)
+    assert all(c["image_id"] == 42 and len(c["bbox"]) == 4 for c in coco)
