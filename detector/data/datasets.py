@@ -1,0 +1,231 @@
+"""Detection datasets: YOLO-layout folders or COCO JSON -> letterboxed/augmented training items.
+
+An item is ``(image, labels, meta)``:
+
+- ``image``: float32 tensor [3, H, W], RGB in 0..1, at the network input size (H, W);
+- ``labels``: float32 tensor [K, 5] = (class, cx, cy, w, h) normalised to that input (0..1);
+- ``meta``: an ImageMeta (path, image id, original shape, input shape, LetterboxInfo when the
+  image was only letterboxed, i.e. for validation).
+
+Index with an int (the dataset's ``img_size``; augmentation seeded by (``seed``, index)) or with
+an ItemKey (index, size, seed) as the loader's batch sampler does for multi-scale training and
+reproducible augmentation.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..runtime.letterbox import LetterboxInfo, as_hw, letterbox, letterbox_boxes
+from .augment import (AugmentConfig, mosaic4, normalised_to_pixels, photometric_and_flips,
+                      pixels_to_normalised, random_affine, resize_to_fit)
+from .cache import candidate_paths, files_hash, load_cache, save_cache
+from .cocojson import load_coco
+from .config import CocoSplit, DataConfig, load_data_config
+from .labels import (ImageRecord, LabelWarning, emit_warnings, img2label_path, list_images, read_image,
+                     read_labels)
+
+
+class ItemKey(NamedTuple):
+    """What the batch sampler asks for: an index, the input size (h, w) and augmentation entropy."""
+
+    index: int
+    size: tuple[int, int]
+    seed: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """Where an item came from. ``letterbox`` is set only when the image was letterboxed and
+    nothing else (validation), so predictions map back with ``scale_boxes(boxes, letterbox)``."""
+
+    path: str
+    image_id: int
+    orig_shape: tuple[int, int]
+    shape: tuple[int, int]
+    letterbox: LetterboxInfo | None
+    index: int
+
+
+def to_tensor(img: np.ndarray) -> torch.Tensor:
+    """BGR uint8 [H, W, 3] -> float32 RGB [3, H, W] in 0..1."""
+    chw = np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1))
+    return torch.from_numpy(chw).float().div_(255)
+
+
+class DetectionDataset(Dataset):
+    """Images + labels -> (image [3, H, W], labels [K, 5], ImageMeta); see the module docstring."""
+
+    def __init__(self, records: Sequence[ImageRecord], names: Sequence[str], *, img_size=640,
+                 augment: bool = False, hyp: AugmentConfig | None = None,
+                 category_ids: Sequence[int] | None = None, seed: int = 0):
+        if not records:
+            raise ValueError("DetectionDataset: no images")
+        self.records = list(records)
+        self.names = list(names)
+        self.img_size = as_hw(img_size, "img_size")
+        self.augment = augment
+        self.hyp = hyp or AugmentConfig()
+        # Without COCO ids, class k is category k + 1, the default of engine.evaluate's converters.
+        self.category_ids = list(category_ids) if category_ids is not None else list(range(1, len(names) + 1))
+        if len(self.category_ids) != len(self.names):
+            raise ValueError(f"{len(self.category_ids)} category_ids for {len(self.names)} names")
+        self.seed = seed
+        self._bad: set[str] = set()
+
+    @property
+    def nc(self) -> int:
+        return len(self.names)
+
+    @property
+    def labels(self) -> list[np.ndarray]:
+        """Per image [K, 5] (class, cx, cy, w, h) normalised to the original image."""
+        return [r.labels for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def coco_items(self) -> list[dict]:
+        """Ground truth as ``engine.evaluate.yolo_to_coco_gt`` reads it: per image ``image_id``,
+        ``width``, ``height`` (original pixels), ``labels`` [K, 5] normalised, ``file_name``."""
+        return [{"image_id": r.image_id, "width": r.shape[1], "height": r.shape[0], "labels": r.labels,
+                 "file_name": os.path.basename(r.path)} for r in self.records]
+
+    def read(self, index: int) -> tuple[int, np.ndarray]:
+        """(index actually used, BGR image); an unreadable image is reported once and the next
+        readable one stands in, so one bad file never stops a run."""
+        n = len(self.records)
+        for step in range(n):
+            j = (index + step) % n
+            img = read_image(self.records[j].path)
+            if img is not None:
+                return j, img
+            if self.records[j].path not in self._bad:
+                self._bad.add(self.records[j].path)
+                warnings.warn(f"{self.records[j].path}: unreadable image, skipped", LabelWarning)
+        raise RuntimeError("DetectionDataset: no readable image left")
+
+    def __getitem__(self, key: int | ItemKey):
+        index = int(key.index if isinstance(key, ItemKey) else key)
+        index = index + len(self) if index < 0 else index
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} images")
+        if isinstance(key, ItemKey):
+            size, seed = as_hw(key.size, "size"), key.seed
+        else:
+            size, seed = self.img_size, (self.seed, index)
+        rng = np.random.default_rng(seed)
+        if self.augment and rng.random() < self.hyp.mosaic:
+            img, labels, index, shape0 = self.mosaic_item(index, size, rng)
+            info = None
+        else:
+            index, img0 = self.read(index)
+            shape0 = img0.shape[:2]
+            img, info = letterbox(img0, size)
+            boxes = normalised_to_pixels(self.records[index].labels, shape0)
+            labels = np.concatenate([boxes[:, :1], letterbox_boxes(boxes[:, 1:], info)], 1)
+            if self.augment:
+                h = self.hyp
+                img, labels = random_affine(img, labels, rng, degrees=h.degrees, translate=h.translate,
+                                            scale=h.scale, shear=h.shear)
+                info = None
+        if self.augment:
+            img, labels = photometric_and_flips(img, labels, rng, self.hyp)
+        rec = self.records[index]
+        meta = ImageMeta(rec.path, rec.image_id, tuple(shape0), size, info, index)
+        return to_tensor(img), torch.from_numpy(pixels_to_normalised(labels, size)), meta
+
+    def mosaic_item(self, index: int, size: tuple[int, int], rng: np.random.Generator):
+        """This image and three random others as a mosaic: (image, pixel labels, index of the
+        first tile's image, its original shape)."""
+        tiles, used = [], []
+        for j in [index, *rng.integers(0, len(self), 3)]:
+            j, img = self.read(int(j))
+            used.append((j, img.shape[:2]))
+            tiles.append(resize_to_fit(img, self.records[j].labels, size))
+        img, labels = mosaic4(tiles, size, rng, self.hyp)
+        return img, labels, *used[0]
+
+
+def scan_yolo(files: Sequence[str], label_files: Sequence[Path], nc: int) -> dict:
+    """Read every image once (shape; unreadable ones are flagged) and parse every label file."""
+    def one(pair):
+        img_path, lbl_path = pair
+        img = read_image(img_path)
+        labels, problems = read_labels(lbl_path, nc)
+        shape = None if img is None else list(img.shape[:2])
+        return {"path": img_path, "shape": shape, "labels": labels.tolist()}, problems
+
+    entries, problems = [], []
+    # cv2 decodes without the GIL, so threads use every core for this one-off scan.
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        for entry, probs in pool.map(one, zip(files, label_files)):
+            entries.append(entry)
+            problems += probs
+            if entry["shape"] is None:
+                problems.append(f"{entry['path']}: unreadable image, skipped")
+    return {"images": entries, "problems": problems}
+
+
+def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
+                 cache_dir: str | Path | None = None, source: str = "dataset") -> list[ImageRecord]:
+    """YOLO-layout image sources (folders, .txt lists, files) -> records, using the label cache.
+
+    Label and image problems are warned about (file and line named) on every load, cached or not.
+    """
+    files = list_images(sources, source)
+    label_files = [img2label_path(f) for f in files]
+    key = files_hash([*files, *label_files], extra={"nc": nc})
+    labels_dir = Path(os.path.commonpath([str(p.parent) for p in label_files]))
+    paths = candidate_paths(labels_dir, cache_dir, files)
+    data = load_cache(paths, key) if cache else None
+    if data is None:
+        data = scan_yolo(files, label_files, nc)
+        if cache:
+            save_cache(paths, key, data)
+    emit_warnings(data["problems"])
+    good = [e for e in data["images"] if e["shape"] is not None]
+    if not good:
+        raise FileNotFoundError(f"{source}: none of the {len(files)} images could be read")
+    # Numeric stems are the image ids (COCO's own files: 000000000009.jpg is id 9, as yolov5
+    # does); otherwise ids are positions in the sorted list. Ids are ints either way, as COCO
+    # evaluation needs.
+    stems = [Path(e["path"]).stem for e in good]
+    numeric = all(s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems)
+    ids = [int(s) for s in stems] if numeric else list(range(len(good)))
+    return [ImageRecord(e["path"], np.array(e["labels"], np.float32).reshape(-1, 5), i, tuple(e["shape"]))
+            for e, i in zip(good, ids)]
+
+
+def build_dataset(data: DataConfig | str | Path, split: str = "train", *, img_size=640,
+                  augment: bool | None = None, hyp: AugmentConfig | None = None, cache: bool = True,
+                  cache_dir: str | Path | None = None, seed: int = 0) -> DetectionDataset:
+    """A DetectionDataset for one split of a dataset YAML (path or DataConfig).
+
+    ``augment`` defaults to True for ``train`` only. COCO-JSON splits keep the JSON's category
+    ids in ``dataset.category_ids`` and its image ids in ``meta.image_id``; YOLO splits map class
+    k to category k + 1.
+    """
+    cfg = data if isinstance(data, DataConfig) else load_data_config(data)
+    sources = cfg.split(split)
+    where = f"{cfg.source} '{split}'"
+    if isinstance(sources, CocoSplit):
+        index = load_coco(sources.annotations, sources.images)
+        names = cfg.names or index.names
+        if len(names) != len(index.names):
+            raise ValueError(f"{cfg.source}: {len(names)} names but {sources.annotations} has "
+                             f"{len(index.names)} categories")
+        records, category_ids = index.records, index.category_ids
+    else:
+        records = yolo_records(sources, len(cfg.names), cache=cache, cache_dir=cache_dir, source=where)
+        names, category_ids = cfg.names, None
+    return DetectionDataset(records, names, img_size=img_size, category_ids=category_ids, seed=seed,
+                            augment=(split == "train") if augment is None else augment, hyp=hyp)

@@ -1,0 +1,161 @@
+"""YOLO-layout image lists and label files: discovery, parsing and validation.
+
+A label file sits where its image does with ``/images/`` replaced by ``/labels/`` and the suffix
+by ``.txt``; each line is ``class cx cy w h`` normalised to the image. A bad line is dropped with
+a warning naming the file and line; the image and the rest of its labels are kept.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Union
+
+import cv2
+import numpy as np
+
+IMG_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+BOX_TOL = 1e-3  # normalised coords may overshoot [0, 1] by this much (rounding in exporters)
+MAX_WARNINGS = 100  # per dataset load; past this a summary line keeps logs readable
+
+
+class LabelWarning(UserWarning):
+    """A label line or image that was dropped; the message names the file (and line)."""
+
+
+@dataclass
+class ImageRecord:
+    """One image and its labels [K, 5] float32 (class, cx, cy, w, h) normalised to the image.
+
+    ``shape`` is the original (h, w); ``image_id`` the COCO image id (the number of a numeric
+    file stem for YOLO folders, else the image's position in the sorted list).
+    """
+
+    path: str
+    labels: np.ndarray
+    image_id: int
+    shape: tuple[int, int]
+
+
+def img2label_path(path: str | Path) -> Path:
+    """``.../images/x/a.jpg`` -> ``.../labels/x/a.txt`` (the last ``images`` folder is swapped)."""
+    parts = list(Path(path).parts)
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] == "images":
+            parts[i] = "labels"
+            break
+    return Path(*parts).with_suffix(".txt")
+
+
+def list_images(sources: Iterable[Union[str, Path]], source_name: str = "dataset") -> list[str]:
+    """Folders (searched recursively), ``.txt`` lists (one path per line, relative to the list's
+    folder) and single image files -> sorted, de-duplicated absolute image paths."""
+    sources, found = list(sources), []
+    for src in sources:
+        src = Path(src)
+        if src.is_dir():
+            found += [str(p) for p in src.rglob("*") if p.suffix.lower() in IMG_SUFFIXES]
+        elif src.is_file() and src.suffix.lower() == ".txt":
+            for line in src.read_text().splitlines():
+                line = line.strip()
+                if line:
+                    p = Path(line)
+                    found.append(str(p if p.is_absolute() else (src.parent / p)))
+        elif src.is_file() and src.suffix.lower() in IMG_SUFFIXES:
+            found.append(str(src))
+        else:
+            raise FileNotFoundError(f"{source_name}: image source '{src}' not found "
+                                    f"(a folder, a .txt list or an image file)")
+    files = sorted({os.path.normpath(os.path.abspath(f)) for f in found})
+    if not files:
+        raise FileNotFoundError(f"{source_name}: no images found in {[str(s) for s in sources]}")
+    return files
+
+
+def check_line(fields: list[str], nc: int) -> tuple[list[float] | None, str]:
+    """One split label line -> (class, cx, cy, w, h) or (None, why it is rejected)."""
+    if len(fields) != 5:
+        return None, f"expected 5 fields 'class cx cy w h', got {len(fields)}"
+    try:
+        values = [float(v) for v in fields]
+    except ValueError:
+        return None, f"non-numeric value in {' '.join(fields)!r}"
+    if not np.isfinite(values).all():
+        return None, f"non-finite value in {' '.join(fields)!r}"
+    cls, cx, cy, w, h = values
+    if cls != int(cls):
+        return None, f"class id {fields[0]} is not an integer"
+    if not 0 <= cls < nc:
+        return None, f"class id {fields[0]} out of range [0, {nc})"
+    if w <= 0 or h <= 0:
+        return None, f"non-positive box size w={w:g} h={h:g}"
+    x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+    if min(x1, y1) < -BOX_TOL or max(x2, y2) > 1 + BOX_TOL:
+        return None, f"box (cx={cx:g} cy={cy:g} w={w:g} h={h:g}) outside the image"
+    return values, ""
+
+
+def parse_label_text(text: str, nc: int, name: str) -> tuple[np.ndarray, list[str]]:
+    """Label file contents -> (labels [K, 5] float32 clipped to [0, 1], problem messages).
+
+    Each problem reads ``'{name}:{line}: {why}; label dropped'``.
+    """
+    rows, problems = [], []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        values, why = check_line(fields, nc)
+        if values is None:
+            problems.append(f"{name}:{lineno}: {why}; label dropped")
+        else:
+            rows.append(values)
+    labels = np.array(rows, np.float32).reshape(-1, 5)
+    xyxy = cxcywh_to_xyxy(labels[:, 1:])
+    over = ((xyxy < 0) | (xyxy > 1)).any(1)
+    if over.any():  # clip the tolerated overshoot, keeping the other edges where they were
+        labels[over, 1:] = xyxy_to_cxcywh(np.clip(xyxy[over], 0, 1))
+    return labels, problems
+
+
+def read_labels(path: str | Path, nc: int) -> tuple[np.ndarray, list[str]]:
+    """A label file -> (labels [K, 5], problems); a missing file is an image without objects."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return np.zeros((0, 5), np.float32), []
+    except (OSError, UnicodeDecodeError) as e:
+        return np.zeros((0, 5), np.float32), [f"{path}: unreadable label file ({e}); labels dropped"]
+    return parse_label_text(text, nc, str(path))
+
+
+def read_image(path: str | Path) -> np.ndarray | None:
+    """A BGR uint8 image [H, W, 3], or None when the file is missing, corrupt or not an image
+    (the dataset reports and skips those instead of stopping)."""
+    from ..runtime.sources import read_image as read_or_raise
+
+    try:
+        return read_or_raise(path)
+    except (OSError, ValueError):
+        return None
+
+
+def cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
+    """[K, 4] (cx, cy, w, h) -> [K, 4] (x1, y1, x2, y2); any consistent unit."""
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    return np.concatenate([b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2], 1)
+
+
+def xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:
+    """[K, 4] (x1, y1, x2, y2) -> [K, 4] (cx, cy, w, h)."""
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    return np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1)
+
+
+def emit_warnings(problems: list[str], what: str = "label problems") -> None:
+    """Warn once per problem, up to MAX_WARNINGS, then once with the count left over."""
+    for msg in problems[:MAX_WARNINGS]:
+        warnings.warn(msg, LabelWarning, stacklevel=3)
+    if len(problems) > MAX_WARNINGS:
+        warnings.warn(f"... and {len(problems) - MAX_WARNINGS} more {what}", LabelWarning, stacklevel=3)

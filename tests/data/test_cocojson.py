@@ -1,0 +1,85 @@
+"""COCO JSON datasets: contiguous classes with the original ids kept, crowd and bad boxes left out."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from detector.data import LabelWarning, build_dataset, load_coco
+
+from .helpers import COLOURS, colour_mask, draw_rects, extent, tensor_to_bgr
+
+CATEGORIES = [{"id": 7, "name": "kite"}, {"id": 1, "name": "person"}, {"id": 3, "name": "car"}]
+
+
+def write_coco(root, extra_annotations=(), extra_images=()):
+    """Two PNG images in root/images and root/annotations/instances.json (category ids 1, 3, 7)."""
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    images, annotations = [], []
+    for image_id, shape, rects in [(42, (60, 80), [(5, 6, 25, 30), (40, 10, 70, 50)]),
+                                   (7, (50, 50), [(10, 10, 30, 40)])]:
+        img, _ = draw_rects(shape, rects, COLOURS)
+        cv2.imwrite(str(root / "images" / f"{image_id:012d}.png"), img)
+        images.append({"id": image_id, "file_name": f"{image_id:012d}.png", "height": shape[0], "width": shape[1]})
+        for k, (x1, y1, x2, y2) in enumerate(rects):
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": [1, 3, 7][k],
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "iscrowd": 0, "area": 1.0})
+    annotations += list(extra_annotations)
+    images += list(extra_images)
+    path = root / "annotations" / "instances.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": CATEGORIES}))
+    yaml_path = root / "data.yaml"
+    yaml_path.write_text("val: {images: images, annotations: annotations/instances.json}\n")
+    return yaml_path, path
+
+
+def test_categories_become_contiguous_classes_and_ids_are_kept(tmp_path):
+    yaml_path, _ = write_coco(tmp_path)
+    ds = build_dataset(yaml_path, "val", img_size=64)
+    assert ds.names == ["person", "car", "kite"] and ds.category_ids == [1, 3, 7]
+    assert [r.image_id for r in ds.records] == [7, 42] and ds.records[1].shape == (60, 80)
+    np.testing.assert_allclose(ds.records[1].labels[0], [0, 15 / 80, 18 / 60, 20 / 80, 24 / 60], atol=1e-6)
+    assert ds.records[1].labels[:, 0].tolist() == [0, 1]  # category 1 -> class 0, 3 -> class 1
+    img, labels, meta = ds[1]
+    assert meta.image_id == 42 and meta.orig_shape == (60, 80)
+    out = tensor_to_bgr(img)
+    for cls, cx, cy, w, h in labels.numpy():
+        box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]) * 64
+        # class k was drawn in COLOURS[k]: the k-th rectangle of its image
+        np.testing.assert_allclose(box, extent(colour_mask(out, COLOURS[int(cls)])), atol=1)
+
+
+def test_crowd_unknown_and_out_of_image_annotations_are_left_out_with_warnings(tmp_path):
+    bad = [{"id": 101, "image_id": 7, "category_id": 1, "bbox": [0, 0, 50, 50], "iscrowd": 1},
+           {"id": 102, "image_id": 7, "category_id": 2, "bbox": [0, 0, 5, 5]},
+           {"id": 103, "image_id": 7, "category_id": 3, "bbox": [30, 30, 40, 10]},
+           {"id": 104, "image_id": 99, "category_id": 3, "bbox": [0, 0, 5, 5]},
+           {"id": 105, "image_id": 7, "category_id": 3, "bbox": [1, 1, 0, 5]},
+           {"id": 106, "image_id": 7, "category_id": 3, "bbox": [0, 0, 50.02, 5]}]  # within tolerance
+    missing = {"id": 5, "file_name": "nope.png", "height": 10, "width": 10}
+    _, path = write_coco(tmp_path, bad, [missing])
+    with pytest.warns(LabelWarning) as record:
+        index = load_coco(path, tmp_path / "images")
+    messages = [str(w.message) for w in record]
+    assert f"{path}: annotation 102: unknown category_id 2; label dropped" in messages
+    assert any(m.startswith(f"{path}: annotation 103: bbox [30, 30, 40, 10] outside") for m in messages)
+    assert f"{path}: annotation 104: unknown image_id 99; label dropped" in messages
+    assert any(m.startswith(f"{path}: annotation 105: non-positive bbox size") for m in messages)
+    assert any(m.endswith("nope.png: image not found, skipped") for m in messages)
+    assert not any("101" in m or "106" in m for m in messages) and len(messages) == 5
+    by_id = {r.image_id: r for r in index.records}
+    assert set(by_id) == {7, 42}
+    assert len(by_id[7].labels) == 2 and by_id[7].labels[1, 3] == 1.0  # 106 kept, clipped to the width
+
+
+def test_names_in_the_yaml_must_match_the_categories_and_files_must_exist(tmp_path):
+    yaml_path, _ = write_coco(tmp_path)
+    yaml_path.write_text("val: {images: images, annotations: annotations/instances.json}\nnames: [a, b]\n")
+    with pytest.raises(ValueError, match=r"data.yaml: 2 names but .*instances.json has 3 categories"):
+        build_dataset(yaml_path, "val")
+    with pytest.raises(FileNotFoundError, match="COCO annotations '.*nope.json' not found"):
+        load_coco(tmp_path / "nope.json", tmp_path / "images")
+    (tmp_path / "bad.json").write_text('{"images": []}')
+    with pytest.raises(ValueError, match=r"bad.json: not a COCO instances file \(no 'annotations' list\)"):
+        load_coco(tmp_path / "bad.json", tmp_path / "images")
