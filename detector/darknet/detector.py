@@ -1,0 +1,63 @@
+"""A Darknet model with the detector interface the rest of cspdet uses (names, strides, anchors,
+checkpoints), so official weights run through detect, export, val and bench unchanged."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ..data.coco import COCO_NAMES
+from .cfg import parse_cfg_text
+from .model import DarknetModel
+from .weights import load_weights, save_weights
+
+
+class DarknetDetector(DarknetModel):
+    """``DarknetModel`` plus ``names``, ``strides``, ``anchors``, ``scale_x_y``, ``new_coords``,
+    ``num_classes``, ``img_size`` and ``describe()`` (the cfg text, for ``.pt`` checkpoints)."""
+
+    def __init__(self, cfg_text: str, source: str = "<cfg>", *, names: list[str] | None = None):
+        super().__init__(parse_cfg_text(cfg_text, source))
+        self.cfg_text = cfg_text
+        n = self.num_classes
+        if names is not None and self.yolo and len(names) != n:
+            raise ValueError(f"{source}: {len(names)} class names for a model with {n} classes")
+        self.names = list(names) if names else (list(COCO_NAMES) if n == len(COCO_NAMES)
+                                                 else [f"class{i}" for i in range(n)])
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<cfg>", *, names=None) -> "DarknetDetector":
+        return cls(text, source, names=names)
+
+    @property
+    def num_classes(self) -> int:
+        return self.yolo[0].classes if self.yolo else 0
+
+    @property
+    def strides(self) -> list[int]:
+        return [int(y.stride) for y in self.yolo]
+
+    @property
+    def anchors(self) -> list[torch.Tensor]:
+        return [torch.tensor(y.anchors, dtype=torch.float32).view(-1, 2) for y in self.yolo]
+
+    @property
+    def scale_x_y(self) -> list[float]:
+        return [float(y.scale_x_y) for y in self.yolo]
+
+    @property
+    def new_coords(self) -> list[bool]:
+        return [bool(y.new_coords) for y in self.yolo]
+
+    @property
+    def img_size(self) -> int:
+        return self.input_size[0]
+
+    def describe(self) -> dict:
+        return {"type": "darknet", "cfg": self.cfg_text, "source": os.path.basename(self.cfg.source)}
+
+    def load_darknet_weights(self, path: str | os.PathLike):
+        return load_weights(self, path)
+
+    def save_darknet_weights(self, path: str | os.PathLike) -> None:
+        save_weights(self, path)
