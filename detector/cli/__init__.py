@@ -12,6 +12,9 @@ COMMANDS = {
     "info": "detector.cli.info",
     "convert": "detector.cli.convert",
     "detect": "detector.cli.detect",
+    "train": "detector.cli.train",
+    "val": "detector.cli.val",
+    "export": "detector.cli.export",
 }
 
 

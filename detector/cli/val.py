@@ -1,0 +1,68 @@
+"""``cspdet val``: COCO AP of a model on a dataset split (YOLO-format or COCO JSON)."""
+from __future__ import annotations
+
+import json
+
+from .common import add_model_args
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("val", help="score a model with pycocotools (AP, AP50, AP75, APs/m/l)",
+                       description="Evaluate with pycocotools COCOeval; prints the table and saves metrics.json.")
+    add_model_args(p)
+    p.add_argument("--data", required=True, help="dataset YAML")
+    p.add_argument("--split", default="val", help="which split of the YAML (default: val)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--conf-thres", type=float, default=0.001)
+    p.add_argument("--iou-thres", type=float, default=0.6)
+    p.add_argument("--max-det", type=int, default=300)
+    p.add_argument("--project", default="runs/val")
+    p.add_argument("--name", default="exp")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..data import build_dataset, load_data_config
+    from ..engine.evaluate import coco_evaluate, yolo_to_coco_gt
+    from ..runtime.predictor import Detector
+    from ..runtime.sinks import new_run_dir
+    from .common import default_weights
+
+    data = load_data_config(args.data)
+    weights = args.weights or default_weights()
+    det = Detector(weights, backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
+                   cfg=args.cfg, half=args.half, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
+                   max_det=args.max_det)
+    ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
+    if len(det.names) != ds.nc:
+        raise ValueError(f"--weights {weights}: model has {len(det.names)} classes, {args.data} has {ds.nc}")
+    dets = predict(det, ds, args.batch_size)
+    gt = yolo_to_coco_gt(ds.coco_items(), category_ids=ds.category_ids, names=ds.names)
+    metrics = coco_evaluate(gt, dets, table=True)
+    out = new_run_dir(args.project, args.name)
+    (out / "metrics.json").write_text(json.dumps({"weights": str(weights), "data": str(args.data),
+                                                 "split": args.split, **metrics}, indent=2))
+    (out / "predictions.json").write_text(json.dumps(dets))
+    from ..engine.evaluate import pr_curve
+    from ..engine.metrics import plot_pr_curve
+
+    plot_pr_curve(pr_curve(gt, dets), out / "PR_curve.png", names=dict(zip(ds.category_ids, ds.names)))
+    print(f"AP50 {metrics['AP50']:.4f}  AP {metrics['AP']:.4f}; saved metrics.json, predictions.json, "
+          f"PR_curve.png to {out}")
+    return 0
+
+
+def predict(det, ds, batch_size: int) -> list[dict]:
+    """COCO-format detections of ``det`` over the dataset's images, in original pixels."""
+    from tqdm import tqdm
+
+    from ..runtime.sources import read_image
+
+    out = []
+    recs = ds.records
+    for i in tqdm(range(0, len(recs), batch_size), desc="val", unit="batch"):
+        chunk = recs[i:i + batch_size]
+        imgs = [read_image(r.path) for r in chunk]
+        for rec, res in zip(chunk, det.predict(imgs)):
+            out += res.coco(rec.image_id, ds.category_ids)
+    return out

@@ -1,0 +1,294 @@
+"""Training: one loop for CPU, one GPU and ``torchrun`` DDP, resumable bit for bit on CPU."""
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from ..data import AugmentConfig, build_dataset, create_dataloader, load_data_config
+from ..models.checkpoint import atomic_save, load_checkpoint
+from ..models.loading import load_detector, model_from_arch
+from .loss import YOLOLoss
+from .optim import ModelEMA, build_optimizer, set_lr, unwrap
+from .results_log import ResultsLog
+from .validate import evaluate_model
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; saved in every checkpoint so ``--resume`` needs nothing else."""
+
+    model: str = "csppeleenet-efm"
+    data: str = ""
+    epochs: int = 100
+    batch_size: int = 16
+    img_size: int = 416
+    nbs: int = 64                 # nominal batch: gradients accumulate up to it
+    lr0: float = 0.01
+    lrf: float = 0.01
+    schedule: str = "cosine"
+    momentum: float = 0.937
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    warmup_epochs: float = 3.0
+    warmup_momentum: float = 0.8
+    warmup_bias_lr: float = 0.1
+    box: str = "ciou"
+    iou_thresh: float = 0.213
+    label_smoothing: float = 0.0
+    ema: bool = True
+    amp: bool = True              # on CUDA only
+    sync_bn: bool = False
+    multi_scale: bool = False
+    mosaic: float = 1.0
+    workers: int = 2
+    seed: int = 0
+    device: str = "cpu"
+    project: str = "runs/train"
+    name: str = "exp"
+    val_interval: int = 1
+    val_batch_size: int = 0       # 0: same as batch_size
+
+
+def ddp_env() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size) from torchrun's environment; (0, 0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def rng_state() -> dict:
+    """Global RNG states as plain data/tensors (loadable with weights_only=True)."""
+    np_state = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
+            "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """``Trainer(cfg).fit()``; or ``Trainer.resume(path).fit()`` to continue from a checkpoint.
+
+    ``callbacks`` maps event names ("epoch_end") to functions called with the trainer.
+    """
+
+    def __init__(self, cfg: TrainConfig, *, run_dir: Path | None = None, checkpoint: dict | None = None,
+                 callbacks: dict[str, Callable] | None = None):
+        self.cfg, self.callbacks = cfg, callbacks or {}
+        self.rank, self.local_rank, self.world = ddp_env()
+        self.device = self._setup_device()
+        torch.manual_seed(cfg.seed + self.rank)
+        data = load_data_config(cfg.data)
+        self.train_ds = build_dataset(data, "train", img_size=cfg.img_size, augment=True, seed=cfg.seed,
+                                      hyp=AugmentConfig(mosaic=cfg.mosaic))
+        self.names = list(self.train_ds.names)  # a COCO-JSON YAML may leave names to the JSON
+        self.model = self._build_model(checkpoint)
+        self.val_ds = build_dataset(data, "val", img_size=cfg.img_size, augment=False) if self.main else None
+        self.loader = create_dataloader(self.train_ds, cfg.batch_size, workers=cfg.workers, seed=cfg.seed,
+                                        multi_scale=cfg.multi_scale, distributed=self.world > 1, drop_last=False)
+        self.accumulate = max(round(cfg.nbs / (cfg.batch_size * self.world)), 1)
+        decay = cfg.weight_decay * cfg.batch_size * self.world * self.accumulate / cfg.nbs
+        self.optimizer = build_optimizer(self.model, cfg.lr0, cfg.momentum, decay, cfg.nesterov)
+        self.loss_fn = self._build_loss()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.ema = ModelEMA(self.model) if cfg.ema and self.main else None
+        self.epoch, self.best, self.step = 0, -1.0, 0
+        self.history: list[float] = []  # per-iteration total loss, for tests and curiosity
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        if self.world > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
+        self.run_dir = run_dir
+        self.log = None
+
+    # ---- construction ------------------------------------------------------------------------
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def amp(self) -> bool:
+        return self.cfg.amp and self.device.type == "cuda"
+
+    def _setup_device(self) -> torch.device:
+        dev = self.cfg.device
+        if self.world > 1:
+            if dev.startswith("cuda"):
+                torch.cuda.set_device(self.local_rank)
+                dev = f"cuda:{self.local_rank}"
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if dev.startswith("cuda") else "gloo")
+        if dev.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError(f"--device {dev}: CUDA is not available to this PyTorch build")
+        return torch.device(dev)
+
+    def _build_model(self, checkpoint: dict | None) -> torch.nn.Module:
+        if checkpoint is not None:
+            model = model_from_arch(checkpoint["arch"], checkpoint["names"], "checkpoint")
+            model.load_state_dict(checkpoint["model"])
+        else:
+            model = load_detector(self.cfg.model)
+            if model.num_classes != len(self.names):
+                model = self._with_classes(model)
+        model.names = list(self.names)
+        if self.cfg.sync_bn and self.world > 1:
+            if not self.cfg.device.startswith("cuda"):
+                raise ValueError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel)")
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return model.to(self.device).train()
+
+    def _with_classes(self, model):
+        """The same architecture with a head for this dataset's classes (backbone and neck kept)."""
+        from ..models.config import config_from_dict
+        from ..models.detector import YOLODetector
+
+        if not isinstance(model, YOLODetector):
+            raise ValueError(f"--model {self.cfg.model}: predicts {model.num_classes} classes but the data has "
+                             f"{len(self.names)}; retraining Darknet models on other classes is not supported")
+        d = model.config.to_dict()
+        d.update(num_classes=len(self.names), names=list(self.names))
+        new = YOLODetector(config_from_dict(d, self.cfg.model))
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
+        new.load_state_dict(state, strict=False)
+        return new
+
+    def _build_loss(self) -> YOLOLoss:
+        cfg, m = self.cfg, unwrap(self.model)
+        levels = len(m.strides)
+        # yolov5's scaling of the gains by level count, image size and class count
+        return YOLOLoss(m, box=cfg.box, iou_thresh=cfg.iou_thresh, label_smoothing=cfg.label_smoothing,
+                        box_gain=0.05 * 3 / levels, cls_gain=0.5 * len(self.names) / 80 * 3 / levels,
+                        obj_gain=1.0 * (cfg.img_size / 640) ** 2 * 3 / levels)
+
+    def _restore(self, ckpt: dict) -> None:
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.ema is not None and ckpt.get("ema") is not None:
+            self.ema.ema.load_state_dict(ckpt["ema"])
+            self.ema.updates = ckpt["ema_updates"]
+        self.epoch, self.best, self.step = ckpt["epoch"] + 1, ckpt["best_fitness"], ckpt["step"]
+        if ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        set_rng_state(ckpt["rng"])
+
+    @classmethod
+    def resume(cls, path: str | Path, **kwargs) -> "Trainer":
+        """Continue the run whose ``last.pt`` is ``path`` (same run folder, same settings)."""
+        ckpt = load_checkpoint(path)
+        if "train" not in ckpt:
+            raise ValueError(f"{path}: not a training checkpoint (no optimizer state); train from it with --model")
+        cfg = TrainConfig(**{f.name: ckpt["train"][f.name] for f in fields(TrainConfig) if f.name in ckpt["train"]})
+        if ckpt["epoch"] + 1 >= cfg.epochs:
+            raise ValueError(f"{path}: that run already finished all {cfg.epochs} epochs")
+        return cls(cfg, run_dir=Path(path).resolve().parent.parent, checkpoint=ckpt, **kwargs)
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Train the remaining epochs; returns the last validation metrics (rank 0)."""
+        cfg = self.cfg
+        if self.main:
+            if self.run_dir is None:
+                from ..runtime.sinks import new_run_dir
+
+                self.run_dir = new_run_dir(cfg.project, cfg.name)
+            (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
+            self.log = ResultsLog(self.run_dir)
+            print(f"training {Path(cfg.model).stem} on {len(self.train_ds)} images ({len(self.names)} classes), "
+                  f"{cfg.epochs} epochs, batch {cfg.batch_size} x {self.world} x accumulate {self.accumulate}, "
+                  f"device {self.device}; results in {self.run_dir}")
+        metrics, t0 = {}, time.time()
+        for self.epoch in range(self.epoch, cfg.epochs):
+            losses, lr = self.train_one_epoch()
+            if self.main:
+                last = self.epoch + 1 == cfg.epochs
+                metrics = self.validate(last) if (self.epoch + 1) % cfg.val_interval == 0 or last else {}
+                fitness = metrics.get("AP50", 0.0) * 0.1 + metrics.get("AP", 0.0) * 0.9 if metrics else self.best
+                is_best = bool(metrics) and fitness > self.best
+                self.best = max(self.best, fitness)
+                self.log.add(self.epoch, losses, lr, metrics)
+                self.save(is_best)
+            if "epoch_end" in self.callbacks:
+                self.callbacks["epoch_end"](self)
+        if self.main:
+            self.log.plot()
+            print(f"done: {cfg.epochs - 0} epochs in {(time.time() - t0) / 60:.1f} min; best fitness {self.best:.4f}; "
+                  f"weights in {self.run_dir / 'weights'}")
+        if self.world > 1:
+            dist.barrier()
+        return metrics
+
+    def train_one_epoch(self) -> tuple[list[float], float]:
+        cfg, model = self.cfg, self.model
+        model.train()
+        self.loader.set_epoch(self.epoch)
+        nb = len(self.loader)
+        total_steps = cfg.epochs * nb
+        warmup = min(round(cfg.warmup_epochs * nb), total_steps // 2)  # short runs still get to lr0
+        mean = torch.zeros(3)
+        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not self.main, leave=False)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.optimizer.zero_grad(set_to_none=True)
+        for i, (images, targets, _) in enumerate(bar):
+            step = self.epoch * nb + i
+            lr = set_lr(self.optimizer, step, total_steps, warmup, lr0=cfg.lr0, schedule=cfg.schedule, lrf=cfg.lrf,
+                        momentum=cfg.momentum, warmup_momentum=cfg.warmup_momentum, warmup_bias_lr=cfg.warmup_bias_lr)
+            images = images.to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, enabled=self.amp):
+                maps = model(images)
+            loss, items = self.loss_fn([m.float() for m in maps], targets.to(self.device), images.shape[-2:])
+            if self.world > 1:
+                loss = loss * self.world  # DDP averages gradients over ranks
+            self.scaler.scale(loss).backward()
+            if (i + 1) % self.accumulate == 0 or i + 1 == nb:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.optimizer.zero_grad(set_to_none=True)
+                if self.ema is not None:
+                    self.ema.update(model)
+            mean = (mean * i + items.cpu()) / (i + 1)
+            self.history.append(float(loss.detach()) / (self.world if self.world > 1 else 1))
+            bar.set_postfix(box=f"{mean[0]:.4f}", obj=f"{mean[1]:.4f}", cls=f"{mean[2]:.4f}",
+                            size=images.shape[-1], lr=f"{lr:.2e}")
+        self.step = (self.epoch + 1) * nb
+        return mean.tolist(), lr
+
+    def eval_model(self) -> torch.nn.Module:
+        return self.ema.ema if self.ema is not None else unwrap(self.model)
+
+    def validate(self, final: bool = False) -> dict:
+        loader = create_dataloader(self.val_ds, self.cfg.val_batch_size or self.cfg.batch_size, shuffle=False,
+                                   workers=self.cfg.workers)
+        pr = str(self.run_dir / "PR_curve.png") if final else None
+        return evaluate_model(self.eval_model(), loader, device=self.device, table=final, pr_plot=pr)
+
+    def save(self, is_best: bool) -> None:
+        """last.pt every epoch, best.pt when fitness improved; each written atomically."""
+        model = unwrap(self.model)
+        ckpt = {"format": "cspdet", "version": 1, "arch": model.describe(), "names": list(self.names),
+                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "ema": {k: v.detach().cpu() for k, v in self.ema.ema.state_dict().items()} if self.ema else None,
+                "ema_updates": self.ema.updates if self.ema else 0,
+                "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict() if self.amp else None,
+                "epoch": self.epoch, "step": self.step, "best_fitness": self.best,
+                "train": asdict(self.cfg), "rng": rng_state()}
+        weights = self.run_dir / "weights"
+        atomic_save(ckpt, weights / "last.pt")
+        if is_best:
+            atomic_save(ckpt, weights / "best.pt")
