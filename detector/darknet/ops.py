@@ -55,10 +55,10 @@ class Shortcut(nn.Module):
         c = x.shape[1]
         for src in sources:
             m = min(c, src.shape[1])
-            if m == c and src.shape[1] == c:
-                x = x + src
+            if m == c:  # no empty x[:, c:] slice: OpenCV DNN refuses zero-size tensors
+                x = x + (src if src.shape[1] == c else src[:, :c])
             else:
-                x = torch.cat([x[:, :m] + src[:, :m], x[:, m:]], 1)
+                x = torch.cat([x[:, :m] + src, x[:, m:]], 1)
         return self.act(x)
 
 
