@@ -1,0 +1,155 @@
+"""``cspdet export``: a model -> one ONNX file for ONNX Runtime, OpenCV DNN, TensorRT or a Jetson."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+DEFAULT_OPSET = 12
+MODEL_SUFFIXES = (".pt", ".yaml", ".yml", ".cfg", ".weights")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("export", help="export a model to ONNX (optionally checked for a Jetson TX2)",
+                       description="Export a model to one ONNX file with its class names, anchors and "
+                                   "letterbox settings in the metadata. Never overwrites without --force.")
+    p.add_argument("--weights", default=None,
+                   help="a cspdet .pt, a config YAML or name (random weights, for benchmarking), a Darknet "
+                        ".cfg, or Darknet .weights with --cfg (default: the bundled weights)")
+    p.add_argument("--cfg", default=None, help="Darknet .cfg: alone (random weights) or with --weights X.weights")
+    p.add_argument("--img-size", type=int, nargs="+", metavar="N",
+                   help="input size N or H W (default: the model's)")
+    p.add_argument("--opset", type=int, choices=[11, 12, 13], default=None,
+                   help=f"ONNX opset (default {DEFAULT_OPSET}; 11 with --target jetson)")
+    p.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
+    p.add_argument("--dynamic", action="store_true", help="free batch, height and width (ONNX Runtime only)")
+    p.add_argument("--raw", action="store_true",
+                   help="output the raw head maps raw0, raw1.. instead of decoded [B, N, 5 + nc] rows")
+    p.add_argument("--target", choices=["jetson"], default=None,
+                   help="jetson: opset 11, static shapes, batch 1, FP32 and only ops TensorRT 8.2 and "
+                        "OpenCV 4.x accept (checked; see docs/jetson.md)")
+    p.add_argument("-o", "--output", default=None,
+                   help="the .onnx file to write (default: <weights stem>-<size>.onnx in this folder)")
+    p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    p.set_defaults(run=run)
+
+
+def model_source(args) -> tuple[str, str | None]:
+    """(what load_detector takes, the Darknet cfg to pair with .weights or None)."""
+    from . import CLIError
+    from .common import default_weights
+
+    if args.weights is None and args.cfg is not None:
+        weights, cfg = args.cfg, None  # a Darknet cfg alone: random weights
+    else:
+        weights, cfg = args.weights or default_weights(), args.cfg
+    suffix = Path(weights).suffix.lower()
+    if suffix in (".onnx", ".engine", ".trt"):
+        raise CLIError(f"--weights {weights} is already an exported model; give the .pt, YAML, .cfg or .weights")
+    if cfg is not None and suffix != ".weights":
+        raise CLIError(f"--cfg {cfg} goes with Darknet --weights X.weights, not {weights}")
+    flag = "--cfg" if args.weights is None and args.cfg is not None else "--weights"
+    for name, path in ((flag, weights), ("--cfg", cfg)):
+        if path is not None and Path(path).suffix.lower() in MODEL_SUFFIXES and not Path(path).is_file():
+            raise FileNotFoundError(f"{name} {path}: no such file")
+    return weights, cfg
+
+
+def check_options(args) -> int:
+    """The opset to use, after refusing combinations a target cannot take."""
+    from . import CLIError
+
+    if args.batch < 1:
+        raise CLIError(f"--batch must be at least 1, got {args.batch}")
+    if args.target != "jetson":
+        return args.opset or DEFAULT_OPSET
+    from ..export.jetson import JETSON_OPSET
+
+    if args.opset not in (None, JETSON_OPSET):
+        raise CLIError(f"--target jetson exports opset {JETSON_OPSET} (OpenCV 4.x on the device); "
+                       f"drop --opset {args.opset}")
+    if args.dynamic or args.batch != 1:
+        raise CLIError("--target jetson needs static shapes and batch 1 (TensorRT engines on the TX2); "
+                       "drop --dynamic/--batch")
+    return JETSON_OPSET
+
+
+def output_path(args, source: str, hw: tuple[int, int]) -> Path:
+    from . import CLIError
+
+    size = str(hw[0]) if hw[0] == hw[1] else f"{hw[0]}x{hw[1]}"
+    out = Path(args.output) if args.output else Path.cwd() / f"{Path(source).stem}-{size}.onnx"
+    if out.is_dir():
+        raise CLIError(f"-o {out} is a folder; give a file name such as {out / 'model.onnx'}")
+    if out.exists() and not args.force:
+        raise CLIError(f"{out} exists; pass --force to overwrite it")
+    return out
+
+
+def write_onnx(model, out: Path, hw, opset: int, args) -> None:
+    """Export through a temp file beside ``out``: a failed export leaves ``out`` as it was."""
+    import onnx
+    import torch
+
+    from . import CLIError
+    from ..export import atomic_output, export_jetson, export_onnx
+
+    with warnings.catch_warnings():
+        # The tracer's note on the reversed (steps=-1) Slice that F.pad becomes at opset 11, which
+        # it leaves unfolded (export_jetson folds it), and, with --dynamic, its notes on shape
+        # checks that read channel counts (fixed at any input size): neither is actionable.
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1")
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        try:
+            if args.target == "jetson":
+                export_jetson(model, out, hw, raw=args.raw)
+            else:
+                with atomic_output(out) as tmp:
+                    export_onnx(model, tmp, hw, opset=opset, batch=args.batch, dynamic=args.dynamic, raw=args.raw)
+        except onnx.checker.ValidationError as e:
+            raise CLIError(f"{out}: onnx.checker failed: {str(e).strip().splitlines()[0]}") from None
+        except RuntimeError as e:
+            if not str(e).startswith("export_onnx:"):  # a model bug: keep the traceback
+                raise
+            raise CLIError(str(e).splitlines()[0]) from None  # its refusal of ops the runtimes reject
+
+
+def _dims(dims) -> str:
+    return "[" + ", ".join(str(d) if d is not None else "?" for d in dims) + "]"
+
+
+def summary(out: Path, source: str, opset: int, args) -> list[str]:
+    """The lines printed after a successful export, read back from the written file."""
+    import onnx
+
+    from ..export.jetson import static_shapes
+
+    proto = onnx.load(str(out), load_external_data=False)
+    g, shapes = proto.graph, static_shapes(proto)  # inferred: Darknet graphs declare symbolic outputs
+    outputs = ", ".join(f"{o.name} {_dims(shapes[o.name])}" for o in g.output)
+    fmt = "raw head maps" if args.raw else "decoded cx, cy, w, h, obj, class probs"
+    size = out.stat().st_size
+    size_text = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+    lines = [f"wrote {out} ({size_text}) from {source}",
+             f"  opset {opset}; input {g.input[0].name} {_dims(shapes[g.input[0].name])} float32 RGB 0..1 letterboxed",
+             f"  output {outputs} ({fmt})",
+             "  onnx.checker: passed"]
+    if args.target == "jetson":
+        ops = sorted({n.op_type for n in g.node})
+        lines.append(f"  jetson check: passed ({len(g.node)} nodes; {', '.join(ops)}: all on the TensorRT 8.2 "
+                     "whitelist; static shapes, batch 1, FP32)")
+        lines.append(f"  next: copy {out.name} to the device and run demos/jetson/build_engine.sh {out.name}")
+    return lines
+
+
+def run(args) -> int:
+    from ..models.loading import load_detector
+    from .info import img_size
+
+    source, cfg = model_source(args)
+    opset = check_options(args)
+    model = load_detector(source, cfg=cfg)
+    hw = img_size(args, getattr(model, "img_size", None) or 416)
+    out = output_path(args, source, hw)
+    write_onnx(model, out, hw, opset, args)
+    print("\n".join(summary(out, source, opset, args)))
+    return 0
