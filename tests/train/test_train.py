@@ -1,0 +1,105 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from detector.engine.train import Trainer
+from detector.models.checkpoint import load_checkpoint
+from detector.models.loading import load_detector
+
+from .conftest import tiny_cfg
+
+
+class Killed(Exception):
+    pass
+
+
+def test_kill_and_resume_gives_the_same_loss_sequence(tiny_data, tmp_path):
+    full = Trainer(tiny_cfg(tiny_data, tmp_path / "a"))
+    full.fit()
+
+    def kill_after_first_epoch(trainer):
+        if trainer.epoch == 0:
+            raise Killed  # as if the process died right after last.pt was written
+
+    first = Trainer(tiny_cfg(tiny_data, tmp_path / "b"), callbacks={"epoch_end": kill_after_first_epoch})
+    with pytest.raises(Killed):
+        first.fit()
+    last = first.run_dir / "weights" / "last.pt"
+    resumed = Trainer.resume(last)
+    assert resumed.epoch == 1 and resumed.run_dir == first.run_dir
+    resumed.fit()
+    per_epoch = len(full.history) // 3
+    assert first.history == full.history[:per_epoch]
+    assert resumed.history == full.history[per_epoch:], "resumed losses differ from the uninterrupted run"
+    a = load_checkpoint(full.run_dir / "weights" / "last.pt")["model"]
+    b = load_checkpoint(last)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows = (first.run_dir / "results.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("epoch,train/box")
+
+
+def test_run_outputs_and_checkpoint_contents(tiny_data, tmp_path):
+    t = Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1))
+    metrics = t.fit()
+    assert {"AP", "AP50", "AP75", "APs", "APm", "APl"} <= set(metrics)
+    for f in ["results.csv", "results.png", "PR_curve.png", "weights/last.pt", "weights/best.pt"]:
+        assert (t.run_dir / f).is_file(), f
+    ckpt = load_checkpoint(t.run_dir / "weights" / "last.pt")
+    assert {"model", "ema", "optimizer", "epoch", "train", "rng", "names", "arch"} <= set(ckpt)
+    assert ckpt["names"] == ["circle", "square", "triangle", "cross"]
+    model = load_detector(t.run_dir / "weights" / "best.pt")  # EMA weights, ready to deploy
+    assert model.names == ckpt["names"] and not model.training
+    with pytest.raises(ValueError, match="already finished"):
+        Trainer.resume(t.run_dir / "weights" / "last.pt")
+    again = Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1))
+    again.fit()
+    assert again.run_dir.name == "exp2"  # a new run never overwrites an old one
+
+
+def test_a_failed_save_keeps_the_previous_checkpoint(tiny_data, tmp_path, monkeypatch):
+    t = Trainer(tiny_cfg(tiny_data, tmp_path, epochs=2))
+    t.fit()
+    last = t.run_dir / "weights" / "last.pt"
+    before = last.read_bytes()
+
+    def broken_save(obj, f, *a, **k):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        t.save(is_best=False)
+    assert last.read_bytes() == before
+    assert not [p for p in last.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_model_with_other_classes_gets_a_new_head(tiny_data, tmp_path):
+    t = Trainer(tiny_cfg(tiny_data, tmp_path, model="csppeleenet-prn", epochs=1, img_size=64))
+    assert t.model.num_classes == 4 and t.model.head.convs[0].out_channels == 3 * 9
+
+
+def test_torchrun_ddp_two_cpu_processes(tiny_data, tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           "-m", "detector", "train", "--model", "csppeleenet-efm-nano", "--data", str(tiny_data), "--epochs", "1",
+           "--batch-size", "4", "--nbs", "8", "--img-size", "64", "--workers", "0", "--project", str(tmp_path / "ddp")]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "ddp" / "exp" / "weights" / "last.pt").is_file()
+    assert not (tmp_path / "ddp" / "exp2").exists()  # only rank 0 writes
+    ckpt = load_checkpoint(tmp_path / "ddp" / "exp" / "weights" / "last.pt")
+    assert not any(k.startswith("module.") for k in ckpt["model"])
+
+
+def test_train_and_val_cli(tiny_data, tmp_path, capsys):
+    from detector.cli import main
+
+    assert main(["train", "--model", "csppeleenet-efm-nano", "--data", str(tiny_data), "--epochs", "1",
+                 "--batch-size", "8", "--img-size", "64", "--workers", "0", "--project", str(tmp_path / "t")]) == 0
+    best = tmp_path / "t" / "exp" / "weights" / "best.pt"
+    assert main(["val", "--weights", str(best), "--data", str(tiny_data), "--img-size", "64",
+                 "--project", str(tmp_path / "v")]) == 0
+    out = capsys.readouterr().out
+    assert "AP50" in out and (tmp_path / "v" / "exp" / "metrics.json").is_file()
+    assert main(["train", "--epochs", "1"]) == 2
+    assert "--data DATA.yaml is required" in capsys.readouterr().err
