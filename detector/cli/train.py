@@ -9,7 +9,7 @@ FLAGS = {
     "data": (str, "dataset YAML (YOLO layout or COCO JSON)"),
     "epochs": (int, "epochs"), "batch_size": (int, "batch size per process"),
     "img_size": (int, "training and validation size"), "nbs": (int, "nominal batch (gradient accumulation)"),
-    "lr0": (float, "initial learning rate"), "lrf": (float, "final lr as a fraction of lr0"),
+    "optimizer": (str, "sgd (paper, Darknet) or adamw"), "lr0": (float, "initial learning rate"), "lrf": (float, "final lr as a fraction of lr0"),
     "schedule": (str, "cosine, poly or linear"), "momentum": (float, "SGD momentum"),
     "weight_decay": (float, "weight decay (none on BN and biases)"),
     "warmup_epochs": (float, "warm-up epochs"), "box": (str, "box loss: ciou, giou or mse"),

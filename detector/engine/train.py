@@ -32,6 +32,7 @@ class TrainConfig:
     batch_size: int = 16
     img_size: int = 416
     nbs: int = 64                 # nominal batch: gradients accumulate up to it
+    optimizer: str = "sgd"
     lr0: float = 0.01
     lrf: float = 0.01
     schedule: str = "cosine"
@@ -103,7 +104,7 @@ class Trainer:
                                         multi_scale=cfg.multi_scale, distributed=self.world > 1, drop_last=False)
         self.accumulate = max(round(cfg.nbs / (cfg.batch_size * self.world)), 1)
         decay = cfg.weight_decay * cfg.batch_size * self.world * self.accumulate / cfg.nbs
-        self.optimizer = build_optimizer(self.model, cfg.lr0, cfg.momentum, decay, cfg.nesterov)
+        self.optimizer = build_optimizer(self.model, cfg.lr0, cfg.momentum, decay, cfg.nesterov, cfg.optimizer)
         self.loss_fn = self._build_loss()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.ema = ModelEMA(self.model) if cfg.ema and self.main else None
