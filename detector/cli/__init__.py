@@ -15,6 +15,7 @@ COMMANDS = {
     "train": "detector.cli.train",
     "val": "detector.cli.val",
     "export": "detector.cli.export",
+    "bench": "detector.cli.bench",
 }
 
 
