@@ -1,0 +1,229 @@
+"""The bench itself: every (model, backend, size) combination and baseline, timed stage by
+stage on real-sized images, next to each backend's single-conv roofline."""
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .flops import model_gflops
+from .roofline import Roofline, RooflineProbe
+from .runners import BACKENDS, DetectorRunner, Unsupported, make_runner
+from .specs import ModelSpec
+from .timing import Stat, machine_info, physical_cores
+
+BASELINE_BACKEND = "opencv-darknet"
+
+
+@dataclass
+class BenchConfig:
+    """What to run. ``sizes``: None entries mean the model's own size; ``image``: one BGR image
+    (H, W, 3), replicated ``batch`` times; ``threads`` None means physical cores."""
+
+    models: list[ModelSpec]
+    baselines: list[ModelSpec] = field(default_factory=list)
+    backends: list[str] = field(default_factory=lambda: list(BACKENDS))
+    sizes: list[int | None] = field(default_factory=lambda: [None])
+    batch: int = 1
+    threads: int | None = None
+    runs: int = 50
+    warmup: int = 10
+    image: np.ndarray | None = None
+    video: Path | None = None
+    video_frames: int = 100
+    conf_thres: float = 0.25
+
+
+@dataclass
+class Row:
+    """One measured combination; times are per image (a batch's time / batch)."""
+
+    model: str
+    kind: str
+    backend: str
+    engine: str
+    size: int
+    batch: int
+    pre: Stat
+    inference: Stat
+    post: Stat
+    total: Stat
+    gflops: float | None
+    detections: float
+    roofline_gflops_s: float | None = None
+    ratios: dict[str, float] = field(default_factory=dict)
+    video: dict | None = None
+
+    @property
+    def fps(self) -> float:
+        return 1e3 / self.total.median
+
+    @property
+    def inference_fps(self) -> float:
+        return 1e3 / self.inference.median
+
+    @property
+    def achieved_gflops_s(self) -> float | None:
+        return None if self.gflops is None else self.gflops / (self.inference.median / 1e3)
+
+    @property
+    def roofline_ratio(self) -> float | None:
+        a = self.achieved_gflops_s
+        return None if a is None or not self.roofline_gflops_s else a / self.roofline_gflops_s
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in ("model", "kind", "backend", "engine", "size", "batch", "gflops",
+                                            "detections", "fps", "inference_fps", "achieved_gflops_s",
+                                            "roofline_gflops_s", "roofline_ratio", "ratios", "video")}
+        d["ms"] = {k: getattr(self, k).to_dict() for k in ("pre", "inference", "post", "total")}
+        return d
+
+
+@dataclass
+class Report:
+    machine: dict
+    settings: dict
+    rooflines: dict[str, Roofline]
+    rows: list[Row]
+    skipped: list[dict]
+
+    def to_dict(self) -> dict:
+        return {"machine": self.machine, "settings": self.settings,
+                "rooflines": {k: r.to_dict() for k, r in self.rooflines.items()},
+                "rows": [r.to_dict() for r in self.rows], "skipped": self.skipped}
+
+
+def synthetic_frame(hw: tuple[int, int] = (720, 1280), seed: int = 0) -> np.ndarray:
+    """A 720p BGR picture of textured background and shapes: letterboxing a real-sized frame is
+    part of the cost being measured."""
+    from ..data.synthetic import DEFAULT_CLASSES, synthetic_image
+
+    return synthetic_image(np.random.default_rng(seed), hw, DEFAULT_CLASSES, (3, 6))[0]
+
+
+def time_pipeline(runner, images: list[np.ndarray], runs: int, warmup: int,
+                  tick: Callable[[], None] | None = None) -> tuple[dict[str, Stat], float]:
+    """Pre, inference, post and total per image over ``runs`` timed passes -> (stats, mean
+    detections per image)."""
+    n = len(images)
+    ms: dict[str, list[float]] = {"pre": [], "inference": [], "post": [], "total": []}
+    dets = []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        blob, infos = runner.preprocess(images)
+        t1 = time.perf_counter()
+        out = runner.infer(blob)
+        t2 = time.perf_counter()
+        count = runner.postprocess(out, infos, images)
+        t3 = time.perf_counter()
+        if i >= warmup:
+            for key, dt in (("pre", t1 - t0), ("inference", t2 - t1), ("post", t3 - t2), ("total", t3 - t0)):
+                ms[key].append(dt * 1e3 / n)
+            dets.append(count / n)
+        if tick:
+            tick()
+    return {k: Stat.of(v) for k, v in ms.items()}, float(np.mean(dets))
+
+
+def combinations(cfg: BenchConfig) -> list[tuple[ModelSpec, str, int | None]]:
+    """(spec, backend, size) in report order: models x sizes x backends, then the baselines."""
+    combos = []
+    for spec in cfg.models:
+        for size in ([spec.size] if spec.size else cfg.sizes):
+            combos += [(spec, backend, size) for backend in cfg.backends]
+    return combos + [(b, BASELINE_BACKEND, b.size) for b in cfg.baselines]
+
+
+def measure_one(cfg: BenchConfig, spec: ModelSpec, backend: str, size: int | None, images, tick) -> Row:
+    runner = make_runner(spec, backend, size, cfg.batch, cfg.threads, cfg.conf_thres)
+    try:
+        stats, dets = time_pipeline(runner, images, cfg.runs, cfg.warmup, tick)
+        row = Row(spec.label, spec.kind, backend, runner.engine, runner.size, cfg.batch, stats["pre"],
+                  stats["inference"], stats["post"], stats["total"], model_gflops(spec, runner.size), dets)
+        if cfg.video is not None and isinstance(runner, DetectorRunner):
+            from .stream import video_e2e
+
+            row.video = video_e2e(runner.detector, cfg.video, cfg.video_frames)
+            row.video["ratio"] = row.video["e2e_fps"] / row.inference_fps
+        return row
+    finally:
+        del runner
+        gc.collect()  # drop sessions and their thread pools before timing the next one
+
+
+def one_line(e: Exception, limit: int = 240) -> str:
+    """An exception as one line (OpenCV's errors span several: path, function, then the cause)."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def add_ratios(rows: list[Row]) -> None:
+    """Each model row's fps / each baseline's fps (the paper's 'x times faster')."""
+    baselines = [r for r in rows if r.backend == BASELINE_BACKEND]
+    for r in rows:
+        if r.backend != BASELINE_BACKEND:
+            r.ratios = {b.model: r.fps / b.fps for b in baselines}
+
+
+def set_threads(threads: int) -> None:
+    """One thread count for every library: letterboxing (OpenCV) is timed for torch rows too."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(threads)
+    torch.set_num_threads(threads)
+
+
+def _settings(cfg: BenchConfig, image: np.ndarray) -> dict:
+    return {"backends": cfg.backends, "sizes": cfg.sizes, "batch": cfg.batch, "threads": cfg.threads,
+            "runs": cfg.runs, "warmup": cfg.warmup, "image_shape": list(image.shape), "conf_thres": cfg.conf_thres,
+            "video": str(cfg.video) if cfg.video else None, "video_frames": cfg.video_frames,
+            "models": [m.label for m in cfg.models], "baselines": [b.label for b in cfg.baselines]}
+
+
+def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
+    """Measure every combination of ``cfg``; a combination that cannot run is reported in
+    ``Report.skipped`` with its reason instead of ending the run."""
+    from tqdm import tqdm
+
+    cfg = replace(cfg, threads=cfg.threads or physical_cores())
+    set_threads(cfg.threads)
+    image = cfg.image if cfg.image is not None else synthetic_frame()
+    combos = combinations(cfg)
+    engines = list(dict.fromkeys([*cfg.backends, *(["opencv"] if cfg.baselines else [])]))
+    per, between, last = cfg.runs + cfg.warmup, max(3, cfg.runs // 5), cfg.runs // 2 or 1
+    machine = machine_info(cfg.threads)
+    bar = tqdm(total=(per + last) * len(engines) + (per + between) * len(combos),
+               desc="bench", unit="run", disable=not progress)
+    probes, rows, skipped = {}, [], []
+    try:
+        for engine in engines:
+            bar.set_description(f"roofline {engine}")
+            probes[engine] = RooflineProbe(engine, cfg.threads)
+            probes[engine].sample(cfg.runs, cfg.warmup, bar.update)
+        for spec, backend, size in combos:
+            probes["opencv" if backend == BASELINE_BACKEND else backend].sample(between, 0, bar.update)
+            bar.set_description(f"{spec.label} {backend}" + (f" @{size}" if size else ""))
+            done = bar.n
+            try:
+                rows.append(measure_one(cfg, spec, backend, size, [image] * cfg.batch, bar.update))
+            except Exception as e:  # one backend failing on one model must not end a long run
+                skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": one_line(e)})
+                if not isinstance(e, Unsupported):
+                    tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
+                bar.update(per - (bar.n - done))
+        for engine, probe in probes.items():
+            bar.set_description(f"roofline {engine}")
+            probe.sample(last, 0, bar.update)
+    finally:
+        bar.close()
+    rooflines = {engine: probe.result() for engine, probe in probes.items()}
+    for row in rows:
+        row.roofline_gflops_s = rooflines[row.engine].gflops_per_s
+    add_ratios(rows)
+    machine["load_average_end"] = machine_info(cfg.threads)["load_average"]
+    return Report(machine, _settings(cfg, image), rooflines, rows, skipped)

@@ -1,0 +1,147 @@
+"""How a bench Report is shown: Markdown tables, a summary, a JSON file and a PNG chart."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .measure import BASELINE_BACKEND, Report, Row
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table with columns padded to line up in a terminal too."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _f(value: float | None, digits: int = 1, suffix: str = "") -> str:
+    return "–" if value is None else f"{value:.{digits}f}{suffix}"
+
+
+def _ms(stat) -> str:
+    return f"{stat.median:.2f} / {stat.p90:.2f}"
+
+
+def latency_table(rows: list[Row]) -> str:
+    headers = ["model", "backend", "size", "batch", "pre ms (med / p90)", "infer ms (med / p90)",
+               "post ms (med / p90)", "total ms (med / p90)", "fps", "GFLOPs", "GFLOP/s", "roof GFLOP/s",
+               "% of roof", "dets/img"]
+    body = [[r.model, r.backend, r.size, r.batch, _ms(r.pre), _ms(r.inference), _ms(r.post), _ms(r.total),
+             _f(r.fps), _f(r.gflops, 3), _f(r.achieved_gflops_s), _f(r.roofline_gflops_s),
+             _f(None if r.roofline_ratio is None else 100 * r.roofline_ratio, 0, "%"), _f(r.detections, 1)]
+            for r in rows]
+    return table(headers, body)
+
+
+def roofline_table(report: Report) -> str:
+    body = [[k, r.threads, f"{r.gflop:.3f}", _ms(r.ms), _f(r.gflops_per_s)] for k, r in report.rooflines.items()]
+    return table(["backend", "threads", "GFLOP (3x3 conv 128->128 @80x80)", "ms (med / p90)", "GFLOP/s"], body)
+
+
+def ratio_table(rows: list[Row]) -> str:
+    baselines = [r.model for r in rows if r.backend == BASELINE_BACKEND]
+    body = [[r.model, r.backend, r.size, _f(r.fps)] + [f"{r.ratios[b]:.2f}x" for b in baselines]
+            for r in rows if r.backend != BASELINE_BACKEND]
+    return table(["model", "backend", "size", "fps"] + [f"vs {b}" for b in baselines], body)
+
+
+def video_table(rows: list[Row]) -> str:
+    body = [[r.model, r.backend, r.size, r.video["frames"], _f(r.video["e2e_fps"]), _f(r.inference_fps),
+             f"{100 * r.video['ratio']:.0f}%", f"{r.video['pre_ms']:.2f} / {r.video['inference_ms']:.2f} / "
+             f"{r.video['post_ms']:.2f}"] for r in rows if r.video]
+    return table(["model", "backend", "size", "frames", "end-to-end fps", "inference fps", "e2e / inference",
+                  "in-loop ms pre / infer / post"], body)
+
+
+def summary(report: Report) -> list[str]:
+    """One line per model: its fastest backend and, against each baseline, the speed ratio."""
+    lines = []
+    models = [r for r in report.rows if r.backend != BASELINE_BACKEND]
+    for name in dict.fromkeys(r.model for r in models):
+        for size in dict.fromkeys(r.size for r in models if r.model == name):
+            best = max((r for r in models if r.model == name and r.size == size), key=lambda r: r.fps)
+            ratios = ", ".join(f"{v:.2f}x {k}" for k, v in best.ratios.items())
+            lines.append(f"{name} @{size}: fastest on {best.backend} at {best.fps:.1f} fps "
+                         f"({best.total.median:.2f} ms/img)" + (f"; {ratios}" if ratios else ""))
+    for b in (r for r in report.rows if r.backend == BASELINE_BACKEND):
+        lines.append(f"{b.model} (OpenCV Darknet importer): {b.fps:.1f} fps")
+    return lines
+
+
+def load_note(machine: dict) -> str | None:
+    """A warning when other work shared the CPU: such timings are not comparable to quiet ones."""
+    loads = [v for v in (machine.get("load_average"), machine.get("load_average_end")) if v]
+    worst = max((v[0] for v in loads), default=0.0)
+    cores = machine.get("physical_cores") or 1
+    if worst > cores:
+        return (f"note: 1-minute load average reached {worst:.1f} on {cores} cores: other work shared the "
+                "CPU, so these timings are noisy; re-measure on a quiet machine for published numbers")
+    return None
+
+
+def print_report(report: Report, out=None) -> None:
+    out = out or sys.stdout
+    m = report.machine
+    print(f"\n{m['cpu']} | {m['physical_cores']} cores ({m['logical_cpus']} logical) | {m['threads']} threads | "
+          + " ".join(f"{k} {v}" for k, v in m["versions"].items() if v), file=out)
+    if report.rooflines:
+        print("\nRoofline (one large conv per backend):\n" + roofline_table(report), file=out)
+    if report.rows:
+        print("\nLatency per image:\n" + latency_table(report.rows), file=out)
+    if any(r.ratios for r in report.rows):
+        print("\nSpeed vs baselines (fps / baseline fps):\n" + ratio_table(report.rows), file=out)
+    if any(r.video for r in report.rows):
+        print("\nVideo, end to end (decode, letterbox, infer, NMS, draw, encode):\n" + video_table(report.rows),
+              file=out)
+    for s in report.skipped:
+        print(f"skipped: {s['model']} on {s['backend']}" + (f" @{s['size']}" if s["size"] else "")
+              + f": {s['reason']}", file=out)
+    print("\nSummary:", file=out)
+    for line in summary(report):
+        print(f"  {line}", file=out)
+    note = load_note(m)
+    if note:
+        print(note, file=out)
+
+
+def write_json(report: Report, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_dict(), indent=2))
+    return path
+
+
+def plot(report: Report, path: str | Path) -> Path:
+    """Bars of fps per model/backend (left) and achieved vs roofline GFLOP/s (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report.rows
+    labels = [(r.model if r.model.endswith(f"@{r.size}") else f"{r.model}@{r.size}") + f"\n{r.backend}" for r in rows]
+    colors = {"torch": "tab:red", "onnxruntime": "tab:blue", "opencv": "tab:green", BASELINE_BACKEND: "tab:gray"}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(10, 1.1 * len(rows) + 4), 5))
+    x = list(range(len(rows)))
+    ax1.bar(x, [r.fps for r in rows], color=[colors.get(r.backend, "tab:purple") for r in rows])
+    ax1.set_ylabel("fps (1000 / median total ms per image)")
+    ax1.set_title("Throughput")
+    ax2.bar([i - 0.2 for i in x], [r.achieved_gflops_s or 0 for r in rows], 0.4, label="model (achieved)")
+    ax2.bar([i + 0.2 for i in x], [r.roofline_gflops_s or 0 for r in rows], 0.4, label="single 3x3 conv (roofline)",
+            color="lightgray", edgecolor="gray")
+    ax2.set_ylabel("GFLOP/s")
+    ax2.set_title("Achieved vs roofline")
+    ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):
+        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
+    fig.suptitle(f"cspdet bench — {report.machine['cpu']}, {report.machine['threads']} threads", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

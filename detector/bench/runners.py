@@ -1,0 +1,173 @@
+"""One runner per kind of model, each split the way a deployment spends its time:
+``preprocess(images) -> (blob, infos)``, ``infer(blob) -> outputs`` and
+``postprocess(outputs, infos, images) -> number of detections``.
+
+Detectors go through the runtime's ``Detector`` (the code ``cspdet detect`` runs), classifiers
+and backbones through a plain network call per backend, Darknet baselines through OpenCV's own
+Darknet importer. ``engine`` names the backend whose roofline a runner is compared with.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..runtime.letterbox import preprocess, scale_boxes
+from ..runtime.nms import Detections, postprocess
+from .specs import ModelSpec
+
+BACKENDS = ("torch", "onnxruntime", "opencv")
+
+
+class Unsupported(Exception):
+    """This (model, backend) pair cannot run; the bench reports it and moves on."""
+
+
+class DetectorRunner:
+    """A cspdet detector (config, .pt, Darknet cfg or .onnx) on one runtime backend."""
+
+    def __init__(self, spec: ModelSpec, backend: str, size: int | None, batch: int, threads: int | None,
+                 conf_thres: float = 0.25):
+        from ..runtime.backends.base import ensure_onnx
+        from ..runtime.predictor import Detector
+
+        if spec.kind == "onnx" and backend == "torch":
+            raise Unsupported("the torch backend cannot run an .onnx file")
+        weights = spec.source
+        if backend != "torch" and spec.kind != "onnx" and batch > 1:
+            weights = str(ensure_onnx(spec.source, img_size=size, batch=batch))  # a static batch-N graph
+        self.detector = Detector(weights, backend=backend, img_size=size, threads=threads, conf_thres=conf_thres)
+        self.engine = backend
+        self.size = self.detector.img_size[0]
+
+    def preprocess(self, images):
+        return self.detector.preprocess(images)
+
+    def infer(self, blob):
+        return self.detector.infer(blob)
+
+    def postprocess(self, out, infos, images) -> int:
+        return sum(len(r) for r in self.detector.postprocess(out, infos, images))
+
+
+def _net_module(spec: ModelSpec):
+    import torch
+
+    from ..models import BACKBONES, build_classifier
+
+    torch.manual_seed(0)
+    if spec.kind == "classifier":
+        module = build_classifier(spec.source, **spec.kwargs)
+    else:
+        module = BACKBONES[spec.source](**spec.kwargs)
+    return module.eval()
+
+
+def _net_call(spec: ModelSpec, backend: str, size: int, batch: int, threads: int | None):
+    """A function blob -> outputs running the classifier/backbone on ``backend``."""
+    module = _net_module(spec)
+    if backend == "torch":
+        import torch
+
+        from ..export import fold_bn
+
+        if threads:
+            torch.set_num_threads(threads)
+        net = fold_bn(module)
+
+        def run(blob):
+            with torch.inference_mode():
+                out = net(torch.from_numpy(blob))
+            return [t.numpy() for t in (out.values() if isinstance(out, dict) else [out])]
+        return run
+    from .artifacts import net_onnx
+
+    path = net_onnx(module, spec.label, size, batch)
+    if backend == "onnxruntime":
+        import onnxruntime as ort
+
+        from ..runtime.backends.ort_backend import session_options
+
+        sess = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        return lambda blob: sess.run(None, {name: blob})
+    import cv2
+
+    if threads:
+        cv2.setNumThreads(threads)
+    net = cv2.dnn.readNetFromONNX(str(path))
+    names = list(net.getUnconnectedOutLayersNames())
+
+    def run(blob):
+        net.setInput(blob)
+        return net.forward(names)
+    return run
+
+
+class NetRunner:
+    """The paper's ImageNet classifier (or the bare backbone) for backbone-vs-backbone speed."""
+
+    def __init__(self, spec: ModelSpec, backend: str, size: int | None, batch: int, threads: int | None):
+        from ..models.backbones import CLASSIFIER_DEFAULTS
+
+        self.size = size or CLASSIFIER_DEFAULTS.get(spec.source, (256, 0.0))[0]
+        self.kind, self.engine, self.batch = spec.kind, backend, batch
+        self._call = _net_call(spec, backend, self.size, batch, threads)
+
+    def preprocess(self, images):
+        return preprocess(images, self.size)
+
+    def infer(self, blob):
+        return self._call(blob)
+
+    def postprocess(self, out, infos, images) -> int:
+        if self.kind == "classifier":  # a classifier's post-processing is its top-5
+            logits = np.asarray(out[0]).reshape(len(images), -1)
+            np.argpartition(-logits, 5, axis=1)[:, :5]
+        return 0
+
+
+class DarknetRunner:
+    """A Darknet cfg with random weights in OpenCV DNN's Darknet importer (the paper's CPU setup)."""
+
+    engine = "opencv"
+
+    def __init__(self, spec: ModelSpec, backend: str, size: int | None, batch: int, threads: int | None,
+                 conf_thres: float = 0.25):
+        import cv2
+
+        from .artifacts import darknet_weights
+
+        if threads:
+            cv2.setNumThreads(threads)
+        self.net = cv2.dnn.readNetFromDarknet(spec.source, str(darknet_weights(spec.source)))
+        self.names = list(self.net.getUnconnectedOutLayersNames())
+        self.size, self.conf_thres = size or spec.size, conf_thres
+
+    def preprocess(self, images):
+        return preprocess(images, self.size)
+
+    def infer(self, blob):
+        self.net.setInput(blob)  # the blob's size overrides the cfg's [net] size
+        return self.net.forward(self.names)
+
+    def detections(self, out, infos) -> list:
+        """OpenCV's Region rows (cx, cy, w, h as fractions of the input, obj, obj * cls per
+        class) -> per image Detections in original-image pixels, through our NMS."""
+        n = len(infos)
+        pred = np.concatenate([o.reshape(n, -1, o.shape[-1]) for o in out], axis=1)  # a new array
+        pred[..., :4] *= self.size
+        pred[..., 4] = 1.0  # class columns already hold obj * cls: the score stays OpenCV's
+        return [Detections(scale_boxes(d.boxes, info), d.scores, d.class_ids)
+                for d, info in zip(postprocess(pred, conf_thres=self.conf_thres), infos)]
+
+    def postprocess(self, out, infos, images) -> int:
+        return sum(len(d.scores) for d in self.detections(out, infos))
+
+
+def make_runner(spec: ModelSpec, backend: str, size: int | None, batch: int, threads: int | None,
+                conf_thres: float = 0.25):
+    """The runner for ``spec`` on ``backend`` (Darknet baselines always run in OpenCV's importer)."""
+    if spec.kind == "darknet":
+        return DarknetRunner(spec, backend, size, batch, threads, conf_thres)
+    if spec.kind in ("classifier", "backbone"):
+        return NetRunner(spec, backend, size, batch, threads)
+    return DetectorRunner(spec, backend, size, batch, threads, conf_thres)

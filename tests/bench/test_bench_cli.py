@@ -1,0 +1,80 @@
+"""``cspdet bench`` end to end on the smallest config, and its one-line argument errors."""
+import json
+
+import pytest
+
+from detector.cli import main
+
+ROW_KEYS = {"model", "kind", "backend", "engine", "size", "batch", "gflops", "detections", "fps", "inference_fps",
+            "achieved_gflops_s", "roofline_gflops_s", "roofline_ratio", "ratios", "video", "ms"}
+
+
+def test_bench_all_backends_with_baseline_video_json_and_plot(tmp_path, darknet_cfg, clip, capsys):
+    darknet_cfg("yolov3-tiny")
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
+    argv = ["bench", "csppeleenet-prn", "--img-size", "96", "--runs", "3", "--warmup", "1", "--threads", "1",
+            "--backends", "torch,onnxruntime,opencv", "--baseline", "darknet:yolov3-tiny@96",
+            "--video", str(clip), "--video-frames", "4", "--json", str(out_json), "--plot", str(out_png),
+            "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    for heading in ("Roofline", "Latency per image", "Speed vs baselines", "Video, end to end", "Summary"):
+        assert heading in text
+    assert "infer ms (med / p90)" in text and "vs darknet:yolov3-tiny@96" in text
+
+    report = json.loads(out_json.read_text())
+    assert report["skipped"] == []
+    machine = report["machine"]
+    assert machine["cpu"] and machine["physical_cores"] >= 1 and machine["threads"] == 1
+    assert {"numpy", "torch", "onnxruntime", "onnx", "cv2"} <= set(machine["versions"])
+    assert set(report["rooflines"]) == {"torch", "onnxruntime", "opencv"}
+    assert all(r["gflops_per_s"] > 0 for r in report["rooflines"].values())
+
+    rows = {r["backend"]: r for r in report["rows"]}
+    assert set(rows) == {"torch", "onnxruntime", "opencv", "opencv-darknet"}
+    base = rows.pop("opencv-darknet")
+    assert base["model"] == "darknet:yolov3-tiny@96" and base["ratios"] == {} and base["video"] is None
+    for backend, r in rows.items():
+        assert ROW_KEYS <= set(r)
+        assert r["size"] == 96 and r["batch"] == 1 and r["engine"] == backend
+        assert set(r["ms"]) == {"pre", "inference", "post", "total"}
+        assert all(r["ms"][k]["n"] == 3 and r["ms"][k]["p90"] >= r["ms"][k]["median"] > 0 for k in r["ms"])
+        assert r["fps"] == pytest.approx(1000 / r["ms"]["total"]["median"])
+        assert r["gflops"] == pytest.approx(rows["torch"]["gflops"]) and r["gflops"] > 0
+        assert r["achieved_gflops_s"] == pytest.approx(r["gflops"] / (r["ms"]["inference"]["median"] / 1e3))
+        assert r["roofline_gflops_s"] == pytest.approx(report["rooflines"][backend]["gflops_per_s"])
+        assert r["roofline_ratio"] == pytest.approx(r["achieved_gflops_s"] / r["roofline_gflops_s"])
+        assert r["ratios"]["darknet:yolov3-tiny@96"] == pytest.approx(r["fps"] / base["fps"])
+        assert r["video"]["frames"] == 4 and r["video"]["e2e_fps"] > 0
+        assert r["video"]["ratio"] == pytest.approx(r["video"]["e2e_fps"] / r["inference_fps"])
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_classifier_pair_and_batch(tmp_path, capsys):
+    out_json = tmp_path / "b.json"
+    argv = ["bench", "classifier:csppeleenet@64", "backbone:peleenet@64", "--backends", "onnxruntime,torch",
+            "--batch", "2", "--runs", "2", "--warmup", "1", "--threads", "1", "--json", str(out_json), "--no-progress"]
+    assert main(argv) == 0
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [(r["model"], r["backend"]) for r in rows] == [
+        ("classifier:csppeleenet", "onnxruntime"), ("classifier:csppeleenet", "torch"),
+        ("backbone:peleenet", "onnxruntime"), ("backbone:peleenet", "torch")]
+    assert all(r["size"] == 64 and r["batch"] == 2 and r["detections"] == 0 for r in rows)
+    assert rows[0]["gflops"] == pytest.approx(rows[1]["gflops"])  # ONNX and torch count the same model
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["bench"], "give at least one MODEL"),
+    (["bench", "csppeleenet-prn", "--backends", "torch,tensorflow"], "--backends torch,tensorflow"),
+    (["bench", "no-such-config"], "MODEL no-such-config"),
+    (["bench", "missing.onnx"], "MODEL missing.onnx: no such file"),
+    (["bench", "classifier:resnet9000"], "unknown backbone"),
+    (["bench", "csppeleenet-prn", "--baseline", "yolov3-tiny"], "--baseline yolov3-tiny"),
+    (["bench", "csppeleenet-prn", "--baseline", "darknet:not-a-cfg"], "--baseline darknet:not-a-cfg"),
+    (["bench", "csppeleenet-prn", "--runs", "0"], "--runs must be at least 1"),
+    (["bench", "csppeleenet-prn", "--video", "nope.mp4"], "--video nope.mp4: no such file"),
+])
+def test_bench_bad_arguments_are_one_line(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err

@@ -1,0 +1,114 @@
+"""INT8 (QDQ) and FP16 copies of an exported detector: structure, metadata and agreement."""
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from detector.bench import convert_fp16, quantize_int8
+from detector.bench.quantize import decoder_nodes
+from detector.export import export_onnx, read_metadata
+from detector.models import build_model
+from detector.runtime.backends.ort_backend import ORTBackend
+from detector.runtime.letterbox import preprocess
+from detector.runtime.nms import box_iou, postprocess
+
+ort = pytest.importorskip("onnxruntime")
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def fp32(tmp_path_factory):
+    """A seeded csppeleenet-prn whose scores spread around the threshold (random BN statistics,
+    head without the training prior), exported at 128."""
+    torch.manual_seed(0)
+    model = build_model("csppeleenet-prn").eval()
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1, generator=g)
+            m.running_var.uniform_(0.5, 1.5, generator=g)
+    with torch.no_grad():
+        for conv in model.head.convs:
+            conv.bias.zero_()
+            conv.weight.mul_(4)
+    return export_onnx(model, tmp_path_factory.mktemp("q") / "fp32.onnx", img_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def calib(tmp_path_factory):
+    from detector.data.synthetic import make_demo_images
+
+    d = tmp_path_factory.mktemp("calib")
+    make_demo_images(d, n=6, img_size=(240, 320), seed=3)
+    return d
+
+
+@pytest.fixture(scope="module")
+def blob():
+    from detector.data.synthetic import make_demo_images
+    from detector.runtime.sources import read_image
+
+    return preprocess(read_image(make_demo_images(__import__("tempfile").mkdtemp(), n=1, seed=11)[0]), SIZE)[0]
+
+
+def run(path, blob):
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {"images": blob})[0]
+
+
+def ops(path):
+    return [n.op_type for n in onnx.load(str(path)).graph.node]
+
+
+def matched(ref, out, conf=0.3) -> float:
+    """Share of the reference's detections that the other output finds too (same class, IoU > 0.5)."""
+    a, b = postprocess(ref, conf_thres=conf)[0], postprocess(out, conf_thres=conf)[0]
+    assert len(a.scores) >= 5  # enough boxes for the share to mean something
+    hits = sum(bool(((box_iou(box, b.boxes) > 0.5) & (b.class_ids == c)).any()) for box, c in zip(a.boxes, a.class_ids))
+    return hits / len(a.scores)
+
+
+def test_int8_has_qdq_nodes_keeps_metadata_and_agrees(fp32, calib, blob, tmp_path):
+    out = quantize_int8(fp32, tmp_path / "int8.onnx", calib, n=4)
+    kinds = ops(out)
+    assert kinds.count("QuantizeLinear") > 20 and kinds.count("DequantizeLinear") > 20
+    meta = read_metadata(out)
+    assert meta["strides"] == read_metadata(fp32)["strides"] and meta["precision"] == "int8-qdq"
+    assert meta["calibration_images"] == "4"
+    ref, q = run(fp32, blob), run(out, blob)
+    assert q.shape == ref.shape and q.dtype == np.float32
+    assert np.corrcoef(q[0, :, 4], ref[0, :, 4])[0, 1] > 0.95
+    assert np.median(np.abs(q[..., :4] - ref[..., :4])) < 0.02 * SIZE
+    assert matched(ref, q) >= 0.7
+    assert ORTBackend(out).input_size == (SIZE, SIZE)  # the runtime loads it like the FP32 file
+
+
+def test_int8_keeps_the_decoder_float(fp32):
+    graph = onnx.load(str(fp32)).graph
+    names = set(decoder_nodes(graph))
+    assert names and not any(n.op_type == "Conv" for n in graph.node if n.name in names)
+    last = graph.node[-1]
+    assert last.output[0] == "output" and last.name in names
+
+
+def test_int8_refuses_an_empty_calibration_folder(fp32, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="calib_dir .*empty: no images found"):
+        quantize_int8(fp32, tmp_path / "x.onnx", tmp_path / "empty")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_fp16_has_half_weights_float_io_and_agrees(fp32, blob, tmp_path):
+    out = convert_fp16(fp32, tmp_path / "fp16.onnx")
+    proto = onnx.load(str(out))
+    floats = [t for t in proto.graph.initializer if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
+    half = [t for t in floats if t.data_type == onnx.TensorProto.FLOAT16]
+    assert len(half) >= 0.9 * len(floats) and len(half) > 20
+    f32 = onnx.TensorProto.FLOAT
+    assert [i.type.tensor_type.elem_type for i in proto.graph.input] == [f32]
+    assert [o.type.tensor_type.elem_type for o in proto.graph.output] == [f32]
+    assert read_metadata(out)["precision"] == "fp16"
+    ref, h = run(fp32, blob), run(out, blob)
+    np.testing.assert_allclose(h[..., 4:], ref[..., 4:], atol=2e-2)
+    assert np.abs(h[..., :4] - ref[..., :4]).max() < 0.02 * SIZE
+    assert matched(ref, h) >= 0.9
