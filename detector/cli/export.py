@@ -30,6 +30,11 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", default=None,
                    help="the .onnx file to write (default: <weights stem>-<size>.onnx in this folder)")
     p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
+    p.add_argument("--int8", action="store_true",
+                   help="statically quantised INT8 (QDQ, ONNX Runtime's quantiser), calibrated on --calib")
+    p.add_argument("--calib", metavar="DIR", help="folder of calibration images for --int8")
+    p.add_argument("--calib-images", type=int, default=100, help="how many calibration images (default 100)")
+    p.add_argument("--half", action="store_true", help="FP16 weights (float32 input/output), for GPUs")
     p.set_defaults(run=run)
 
 
@@ -60,6 +65,13 @@ def check_options(args) -> int:
 
     if args.batch < 1:
         raise CLIError(f"--batch must be at least 1, got {args.batch}")
+    if args.int8 and args.half:
+        raise CLIError("choose one of --int8 and --half")
+    if args.int8 and not args.calib:
+        raise CLIError("--int8 needs --calib DIR (a folder of representative images)")
+    if (args.int8 or args.half) and args.target == "jetson":
+        raise CLIError("--target jetson exports FP32; TensorRT picks FP16 when the engine is built "
+                       "(demos/jetson/build_engine.sh), and the TX2 has no fast INT8")
     if args.target != "jetson":
         return args.opset or DEFAULT_OPSET
     from ..export.jetson import JETSON_OPSET
@@ -150,6 +162,27 @@ def run(args) -> int:
     model = load_detector(source, cfg=cfg)
     hw = img_size(args, getattr(model, "img_size", None) or 416)
     out = output_path(args, source, hw)
-    write_onnx(model, out, hw, opset, args)
+    if args.int8 or args.half:
+        write_reduced(model, out, hw, opset, args)
+    else:
+        write_onnx(model, out, hw, opset, args)
     print("\n".join(summary(out, source, opset, args)))
     return 0
+
+
+def write_reduced(model, out: Path, hw, opset: int, args) -> None:
+    """FP32 export to a temp folder, then INT8 quantisation or FP16 conversion into ``out``."""
+    import tempfile
+
+    from ..bench.quantize import convert_fp16, quantize_int8
+    from ..export import atomic_output
+
+    with tempfile.TemporaryDirectory() as d:
+        fp32 = Path(d) / "fp32.onnx"
+        write_onnx(model, fp32, hw, opset, args)
+        with atomic_output(out) as tmp:
+            if args.int8:
+                quantize_int8(fp32, tmp, args.calib, img_size=hw, n=args.calib_images)
+            else:
+                convert_fp16(fp32, tmp)
+    print(f"  {'INT8 (QDQ, calibrated on ' + str(args.calib) + ')' if args.int8 else 'FP16 weights'}")

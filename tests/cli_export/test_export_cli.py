@@ -184,3 +184,27 @@ def test_user_errors_are_one_line(args, message, capsys):
 def test_output_folder_is_refused(tmp_path, capsys):
     assert main(["export", "--weights", "csppeleenet-prn", "--img-size", "64", "-o", str(tmp_path)]) == 2
     assert "is a folder" in one_line_error(capsys)
+
+
+def test_int8_and_half_exports(tmp_path, capsys):
+    import cv2
+    import numpy as np
+    import onnx
+
+    from detector.cli import main
+
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        cv2.imwrite(str(calib / f"{i}.jpg"), rng.integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    q = tmp_path / "q.onnx"
+    assert main(["export", "--weights", "csppeleenet-prn", "--img-size", "96", "--int8", "--calib", str(calib),
+                 "-o", str(q)]) == 0
+    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    h = tmp_path / "h.onnx"
+    assert main(["export", "--weights", "csppeleenet-prn", "--img-size", "96", "--half", "-o", str(h)]) == 0
+    assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in onnx.load(str(h)).graph.initializer)
+    assert main(["export", "--weights", "csppeleenet-prn", "--int8", "-o", str(tmp_path / "x.onnx")]) == 2
+    assert "--int8 needs --calib" in capsys.readouterr().err

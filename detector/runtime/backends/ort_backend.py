@@ -16,6 +16,9 @@ def session_options(threads: int | None):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = threads or (os.cpu_count() or 1)
     so.inter_op_num_threads = 1
+    # Spinning workers keep cores busy between ops; with the pipeline's reader and writer threads
+    # on the same cores that halved throughput in our measurements (benchmarks/speed_experiments.py).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return so
 
 
