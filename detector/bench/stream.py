@@ -1,55 +1,17 @@
 """The pipelined detection loop over a stream of frames, and its end-to-end measurement.
 
-``detect_stream`` is the loop ``cspdet detect`` runs, factored out so the bench times exactly
-that code: the next frame is read and letterboxed in a background thread (``prefetch``) while
-the current one is inferred; drawing and encoding go to a ``Worker`` the caller owns.
+``video_e2e`` times ``runtime.pipeline.detect_stream``, the very loop ``cspdet detect`` runs: the
+next frame is read and letterboxed in a background thread while the current one is inferred;
+drawing and encoding go to a ``Worker``.
 """
 from __future__ import annotations
 
 import itertools
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
-from ..runtime.pipeline import Worker, prefetch
-from ..runtime.results import Results
-from ..runtime.sources import Frame
-
-
-@dataclass
-class StreamItem:
-    """One frame's outcome: ``result`` is None for a frame that failed to load (see
-    ``frame.error``); times are milliseconds for this frame."""
-
-    frame: Frame
-    result: Results | None
-    pre_ms: float = 0.0
-    inference_ms: float = 0.0
-    post_ms: float = 0.0
-
-
-def detect_stream(det, frames: Iterable[Frame], depth: int = 2) -> Iterator[StreamItem]:
-    """Run ``det`` (a runtime ``Detector``) over ``frames``, preprocessing ``depth`` frames ahead
-    in a thread; yields a StreamItem per frame, in order. Breaking out stops the reader."""
-    def prepare(frame: Frame):
-        if frame.error:
-            return frame, None, 0.0
-        t = time.perf_counter()
-        prepared = det.preprocess([frame.image])
-        return frame, prepared, (time.perf_counter() - t) * 1e3
-
-    for frame, prepared, pre_ms in prefetch(frames, prepare, depth):
-        if frame.error:
-            yield StreamItem(frame, None)
-            continue
-        t0 = time.perf_counter()
-        pred = det.infer(prepared[0])
-        t1 = time.perf_counter()
-        result = det.postprocess(pred, prepared[1], [frame.image], [frame.path])[0]
-        t2 = time.perf_counter()
-        yield StreamItem(frame, result, pre_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+from ..runtime.pipeline import StreamItem, Worker, detect_stream  # noqa: F401  (re-exported)
 
 
 def _mean(values: list[float]) -> float:

@@ -46,7 +46,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..runtime.predictor import Detector
-    from ..runtime.pipeline import Worker, prefetch
+    from ..runtime.pipeline import Worker, detect_stream
     from ..runtime.sinks import Sink, new_run_dir
     from ..runtime.sources import open_source
     from .common import detector_kwargs
@@ -60,34 +60,25 @@ def run(args) -> int:
                 save_json=args.save_json, fps=getattr(src, "fps", 30.0) / args.vid_stride) if saving else None
     writer, stats, video = Worker(), Stats(), src.kind != "images"
 
-    def prepare(frame):
-        if frame.error:
-            return frame, None, 0.0
-        t = time.perf_counter()
-        prepared = det.preprocess([frame.image])
-        return frame, prepared, time.perf_counter() - t
-
     t_start, fps_ema = time.perf_counter(), 0.0
-    bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}", unit=src.kind[:-1] if src.kind == "images" else "frame")
+    bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}",
+               unit="image" if src.kind == "images" else "frame")
     try:
-        for frame, prepared, t_pre in prefetch(src, prepare):
+        for item in detect_stream(det, src):
             bar.update(1)
-            if frame.error:
+            frame, res = item.frame, item.result
+            if res is None:
                 stats.skipped += 1
                 tqdm.write(f"skipped: {frame.error}", file=sys.stderr)
                 continue
-            t0 = time.perf_counter()
-            pred = det.infer(prepared[0])
-            t1 = time.perf_counter()
-            res = det.postprocess(pred, prepared[1], [frame.image], [frame.path])[0]
-            t2 = time.perf_counter()
             stats.items += 1
             stats.dets += len(res)
-            stats.pre, stats.inf, stats.post = stats.pre + t_pre * 1e3, stats.inf + (t1 - t0) * 1e3, stats.post + (t2 - t1) * 1e3
+            stats.pre, stats.inf, stats.post = stats.pre + item.pre_ms, stats.inf + item.inference_ms, stats.post + item.post_ms
             if not video and len(src) <= 20:  # a per-image line helps on small runs, floods big ones
-                tqdm.write(f"{frame.name}: {res.summary()} ({(t1 - t0) * 1e3:.1f} ms)")
+                tqdm.write(f"{frame.name}: {res.summary()} ({item.inference_ms:.1f} ms)")
             if args.show:
-                fps_ema = 0.9 * fps_ema + 0.1 / max(t2 - t0 + t_pre, 1e-6) if fps_ema else 1 / max(t2 - t0 + t_pre, 1e-6)
+                rate = 1e3 / max(item.pre_ms + item.inference_ms + item.post_ms, 1e-3)
+                fps_ema = 0.9 * fps_ema + 0.1 * rate if fps_ema else rate
                 if not show(res, fps_ema, args):
                     break
             if sink is not None:
