@@ -13,6 +13,8 @@ FLAGS = {
     "schedule": (str, "cosine, poly or linear"), "momentum": (float, "SGD momentum"),
     "weight_decay": (float, "weight decay (none on BN and biases)"),
     "warmup_epochs": (float, "warm-up epochs"), "box": (str, "box loss: ciou, giou or mse"),
+    "box_gain": (float, "box loss gain"), "obj_gain": (float, "objectness gain (x (img/640)^2)"),
+    "cls_gain": (float, "class gain (x classes/80)"),
     "iou_thresh": (float, "extra anchors above this IoU also learn a GT (Darknet iou_thresh)"),
     "label_smoothing": (float, "class label smoothing"), "mosaic": (float, "mosaic probability"),
     "workers": (int, "data loader workers"), "seed": (int, "random seed"), "device": (str, "cpu or cuda"),

@@ -43,6 +43,9 @@ class TrainConfig:
     warmup_momentum: float = 0.8
     warmup_bias_lr: float = 0.1
     box: str = "ciou"
+    box_gain: float = 0.05        # loss gains before yolov5's scaling by levels, size and classes
+    obj_gain: float = 1.0
+    cls_gain: float = 0.5
     iou_thresh: float = 0.213
     label_smoothing: float = 0.0
     ema: bool = True
@@ -174,8 +177,8 @@ class Trainer:
         levels = len(m.strides)
         # yolov5's scaling of the gains by level count, image size and class count
         return YOLOLoss(m, box=cfg.box, iou_thresh=cfg.iou_thresh, label_smoothing=cfg.label_smoothing,
-                        box_gain=0.05 * 3 / levels, cls_gain=0.5 * len(self.names) / 80 * 3 / levels,
-                        obj_gain=1.0 * (cfg.img_size / 640) ** 2 * 3 / levels)
+                        box_gain=cfg.box_gain * 3 / levels, cls_gain=cfg.cls_gain * len(self.names) / 80 * 3 / levels,
+                        obj_gain=cfg.obj_gain * (cfg.img_size / 640) ** 2 * 3 / levels)
 
     def _restore(self, ckpt: dict) -> None:
         self.optimizer.load_state_dict(ckpt["optimizer"])
