@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from detector.layers import make_act
+from detector.layers import make_act, partial_add
 
 
 class Route(nn.Module):
@@ -52,13 +52,8 @@ class Shortcut(nn.Module):
         self.act = make_act(act)
 
     def forward(self, x: torch.Tensor, *sources: torch.Tensor) -> torch.Tensor:
-        c = x.shape[1]
-        for src in sources:
-            m = min(c, src.shape[1])
-            if m == c:  # no empty x[:, c:] slice: OpenCV DNN refuses zero-size tensors
-                x = x + (src if src.shape[1] == c else src[:, :c])
-            else:
-                x = torch.cat([x[:, :m] + src, x[:, m:]], 1)
+        for src in sources:  # equal H x W is checked when the cfg is planned
+            x = partial_add(src, x)
         return self.act(x)
 
 

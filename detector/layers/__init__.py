@@ -3,5 +3,6 @@ from .attention import SAM
 from .conv import ACTIVATIONS, ConvBNAct, make_act
 from .maxout import Maxout
 from .pooling import SPP
+from .shortcut import partial_add
 
-__all__ = ["ACTIVATIONS", "ConvBNAct", "make_act", "Maxout", "SAM", "SPP"]
+__all__ = ["ACTIVATIONS", "ConvBNAct", "make_act", "Maxout", "SAM", "SPP", "partial_add"]

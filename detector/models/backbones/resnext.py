@@ -10,23 +10,10 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ...layers import ConvBNAct
+from ...layers import ConvBNAct, partial_add
 from .base import Backbone
 
 GROUPS = 32
-
-
-def partial_add(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Darknet shortcut: add ``x`` (sampled to y's size) into the first min(Cx, Cy) channels of y."""
-    s = x.shape[-1] // y.shape[-1]
-    if s > 1:
-        x = x[..., ::s, ::s]
-    c = min(x.shape[1], y.shape[1])
-    if x.shape[1] > c:
-        x = x[:, :c]
-    if c == y.shape[1]:
-        return y + x
-    return torch.cat([y[:, :c] + x, y[:, c:]], 1)
 
 
 class Bottleneck(nn.Module):

@@ -6,8 +6,7 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
-from ...layers import ConvBNAct, make_act
-from ..backbones.resnext import partial_add
+from ...layers import ConvBNAct, make_act, partial_add
 from ..specs import FeatureSpec
 from .base import Neck, upsample
 
