@@ -14,6 +14,8 @@ from typing import Iterable, Union
 
 import numpy as np
 
+from ..runtime.nms import xywh2xyxy
+
 IMG_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 BOX_TOL = 1e-3  # normalised coords may overshoot [0, 1] by this much (rounding in exporters)
 MAX_WARNINGS = 100  # per dataset load; past this a summary line keeps logs readable
@@ -111,7 +113,7 @@ def parse_label_text(text: str, nc: int, name: str) -> tuple[np.ndarray, list[st
         else:
             rows.append(values)
     labels = np.array(rows, np.float32).reshape(-1, 5)
-    xyxy = cxcywh_to_xyxy(labels[:, 1:])
+    xyxy = xywh2xyxy(np.asarray(labels[:, 1:], np.float32).reshape(-1, 4))
     over = ((xyxy < 0) | (xyxy > 1)).any(1)
     if over.any():  # clip the tolerated overshoot, keeping the other edges where they were
         labels[over, 1:] = xyxy_to_cxcywh(np.clip(xyxy[over], 0, 1))
@@ -138,12 +140,6 @@ def read_image(path: str | Path) -> np.ndarray | None:
         return read_or_raise(path)
     except (OSError, ValueError):
         return None
-
-
-def cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
-    """[K, 4] (cx, cy, w, h) -> [K, 4] (x1, y1, x2, y2); any consistent unit."""
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    return np.concatenate([b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2], 1)
 
 
 def xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from detector.data import AugmentConfig, ItemKey, LabelWarning, build_dataset
-from detector.data.labels import cxcywh_to_xyxy
+from detector.runtime.nms import xywh2xyxy
 from detector.runtime.letterbox import letterbox, scale_boxes
 
 from .helpers import COLOURS, colour_mask, extent, read_bgr, tensor_to_bgr, write_rect_dataset, write_yaml
@@ -40,7 +40,7 @@ def test_val_item_is_the_shared_letterbox_with_boxes_on_the_pixels(rect_yaml):
             np.testing.assert_allclose(box, extent(colour_mask(out, COLOURS[k])), atol=1)
         # And back to the original image, as evaluation does.
         h0, w0 = meta.orig_shape
-        original = cxcywh_to_xyxy(ds.records[i].labels[:, 1:]) * [w0, h0, w0, h0]
+        original = xywh2xyxy(ds.records[i].labels[:, 1:].astype(np.float32)) * [w0, h0, w0, h0]
         np.testing.assert_allclose(scale_boxes(boxes, meta.letterbox), original, atol=1e-3)
 
 
