@@ -16,6 +16,7 @@ COMMANDS = {
     "val": "detector.cli.val",
     "export": "detector.cli.export",
     "bench": "detector.cli.bench",
+    "synth": "detector.cli.synth",
 }
 
 

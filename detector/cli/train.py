@@ -38,6 +38,9 @@ def add_parser(sub) -> None:
                        help=f"{text} (default: {getattr(defaults, name)})")
     for name, text in SWITCHES.items():
         p.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
+    p.add_argument("--hyp", metavar="HYP.yaml",
+                   help="augmentation hyper-parameters overriding the defaults (yolov5's hsv_h, hsv_s, hsv_v, "
+                        "degrees, translate, scale, shear, flipud, fliplr)")
     p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its weights/last.pt")
     p.set_defaults(run=run)
 
@@ -47,7 +50,36 @@ def config_from_args(args):
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     values.update(ema=not args.no_ema, amp=not args.no_amp, nesterov=not args.no_nesterov)
+    if getattr(args, "hyp", None):
+        values["augment"] = read_hyp(args.hyp)
     return TrainConfig(**values)
+
+
+def read_hyp(path: str) -> dict:
+    """A hyp YAML -> {key: number}. yolov5's hyp files also hold optimiser and loss keys; those
+    are named here so the user moves them to their flags instead of losing them silently."""
+    import yaml
+
+    from ..data import AugmentConfig
+    from . import CLIError
+
+    try:
+        with open(path) as f:
+            hyp = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise CLIError(f"--hyp {path}: {str(e).splitlines()[0]}") from None
+    if not isinstance(hyp, dict):
+        raise CLIError(f"--hyp {path}: expected a mapping of key: value")
+    known = {f.name for f in fields(AugmentConfig)} - {"mosaic"}
+    unknown = sorted(set(hyp) - known)
+    if unknown:
+        raise CLIError(f"--hyp {path}: unknown key(s) {unknown}; it takes {sorted(known)} "
+                       "(learning rate, loss gains and mosaic have their own flags)")
+    try:
+        AugmentConfig(**hyp)
+    except (TypeError, ValueError) as e:
+        raise CLIError(f"--hyp {path}: {e}") from None
+    return hyp
 
 
 def run(args) -> int:

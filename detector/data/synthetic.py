@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -176,9 +176,11 @@ def check_classes(classes: Sequence[str]) -> list[str]:
 
 def make_synthetic_dataset(root: str | Path, n_train: int = 256, n_val: int = 64, img_size=(256, 256),
                            seed: int = 0, classes: Sequence[str] = DEFAULT_CLASSES,
-                           objects: tuple[int, int] = (1, 6), sizes: tuple[float, float] = (20, 90)) -> Path:
+                           objects: tuple[int, int] = (1, 6), sizes: tuple[float, float] = (20, 90),
+                           progress: Callable[[int], object] | None = None) -> Path:
     """Write a YOLO-layout dataset under ``root`` (images/{train,val}, labels/{train,val},
-    data.yaml) and return the YAML path. Same arguments, same bytes."""
+    data.yaml) and return the YAML path. Same arguments, same bytes. ``progress(1)`` is called
+    after each image."""
     root, hw, classes = Path(root), as_hw(img_size, "img_size"), check_classes(classes)
     for split_id, (split, n) in enumerate((("train", n_train), ("val", n_val))):
         img_dir, lbl_dir = root / "images" / split, root / "labels" / split
@@ -192,6 +194,8 @@ def make_synthetic_dataset(root: str | Path, n_train: int = 256, n_val: int = 64
             cv2.imwrite(str(img_dir / f"{split}_{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
             (lbl_dir / f"{split}_{i:05d}.txt").write_text(
                 "".join(f"{int(c)} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}\n" for c, x, y, bw, bh in labels))
+            if progress is not None:
+                progress(1)
     data = {"train": "images/train", "val": "images/val", "names": classes}
     path = root / "data.yaml"
     path.write_text(f"# synthetic shapes (cspdet), seed {seed}, {hw[0]}x{hw[1]}\n" + yaml.safe_dump(data))

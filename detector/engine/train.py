@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -53,6 +53,7 @@ class TrainConfig:
     sync_bn: bool = False
     multi_scale: bool = False
     mosaic: float = 1.0
+    augment: dict = field(default_factory=dict)  # AugmentConfig overrides (``--hyp``), mosaic aside
     workers: int = 2
     seed: int = 0
     device: str = "cpu"
@@ -60,6 +61,16 @@ class TrainConfig:
     name: str = "exp"
     val_interval: int = 1
     val_batch_size: int = 0       # 0: same as batch_size
+
+
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
+    """The run's augmentation: AugmentConfig defaults, ``cfg.augment`` overrides, ``cfg.mosaic``."""
+    names = {f.name for f in fields(AugmentConfig)} - {"mosaic"}
+    unknown = sorted(set(cfg.augment) - names)
+    if unknown:
+        hint = " (mosaic has its own --mosaic)" if "mosaic" in unknown else ""
+        raise ValueError(f"augment: unknown key(s) {unknown}{hint}; known: {sorted(names)}")
+    return AugmentConfig(**cfg.augment, mosaic=cfg.mosaic)
 
 
 def ddp_env() -> tuple[int, int, int]:
@@ -99,7 +110,7 @@ class Trainer:
         torch.manual_seed(cfg.seed + self.rank)
         data = load_data_config(cfg.data)
         self.train_ds = build_dataset(data, "train", img_size=cfg.img_size, augment=True, seed=cfg.seed,
-                                      hyp=AugmentConfig(mosaic=cfg.mosaic))
+                                      hyp=augment_config(cfg))
         self.names = list(self.train_ds.names)  # a COCO-JSON YAML may leave names to the JSON
         self.model = self._build_model(checkpoint)
         self.val_ds = build_dataset(data, "val", img_size=cfg.img_size, augment=False) if self.main else None

@@ -87,3 +87,22 @@ def test_demo_frames_keep_objects_inside_and_images_are_written(tmp_path):
     paths = make_demo_images(tmp_path / "imgs", n=3, img_size=(90, 120))
     assert [p.name for p in paths] == ["demo_000.jpg", "demo_001.jpg", "demo_002.jpg"]
     assert all(cv2.imread(str(p)).shape == (90, 120, 3) for p in paths)
+
+
+def test_synth_cli_writes_a_trainable_dataset_and_never_overwrites(tmp_path, capsys):
+    from detector.cli import main
+    from detector.data import load_data_config
+
+    out = tmp_path / "shapes"
+    assert main(["synth", str(out), "--train", "5", "--val", "2", "--img-size", "96", "--classes", "circle", "cross",
+                 "--seed", "4"]) == 0
+    cfg = load_data_config(out / "data.yaml")
+    assert cfg.names == ["circle", "cross"]
+    ds = build_dataset(cfg, "train", img_size=96, augment=False)
+    assert len(ds) == 5 and all(ds[i][0].shape[-2:] == (96, 96) for i in range(5))
+    assert "train with: cspdet train --data" in capsys.readouterr().out
+    before = sorted(p.name for p in (out / "images" / "train").iterdir())
+    assert main(["synth", str(out), "--train", "1", "--val", "1"]) == 2
+    assert "exists and is not an empty folder" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "images" / "train").iterdir()) == before
+    assert main(["synth", str(tmp_path / "bad"), "--sizes", "50", "10"]) == 2

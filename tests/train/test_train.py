@@ -103,3 +103,26 @@ def test_train_and_val_cli(tiny_data, tmp_path, capsys):
     assert "AP50" in out and (tmp_path / "v" / "exp" / "metrics.json").is_file()
     assert main(["train", "--epochs", "1"]) == 2
     assert "--data DATA.yaml is required" in capsys.readouterr().err
+
+
+def test_hyp_file_overrides_augmentation_and_rejects_unknown_keys(tiny_data, tmp_path, capsys):
+    from detector.cli import build_parser
+    from detector.cli.train import config_from_args
+    from detector.engine.train import augment_config
+
+    hyp = tmp_path / "hyp.yaml"
+    hyp.write_text("scale: 0.2\nfliplr: 0.0\n")
+    args = build_parser().parse_args(["train", "--data", str(tiny_data), "--hyp", str(hyp), "--mosaic", "0.3"])
+    cfg = config_from_args(args)
+    aug = augment_config(cfg)
+    assert (aug.scale, aug.fliplr, aug.mosaic, aug.translate) == (0.2, 0.0, 0.3, 0.1)
+
+    from detector.cli import main
+
+    hyp.write_text("scale: 0.2\nlr0: 0.01\n")  # a yolov5 hyp file: lr0 is a flag here
+    assert main(["train", "--data", str(tiny_data), "--hyp", str(hyp)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key(s) ['lr0']" in err and str(hyp) in err
+    hyp.write_text("scale: -1\n")
+    assert main(["train", "--data", str(tiny_data), "--hyp", str(hyp)]) == 2
+    assert "scale" in capsys.readouterr().err
