@@ -2,7 +2,8 @@
 machine slows every variant alike (each round times every variant once, in a shuffled order).
 
     python benchmarks/speed_experiments.py [--model csppeleenet-efm-sam] [--size 320] [--rounds 12]
-                                           [--only ort,opencv,torch,slim,pre,precision] [--json out.json]
+                                           [--only graph,ort,opencv,torch,slim,pre,precision,video]
+                                           [--json out.json]
 
 Each experiment prints median milliseconds per variant (pre / inference / post / total per
 image for whole-pipeline variants) and the change against its first variant. "infer CPU" is
@@ -24,11 +25,14 @@ import numpy as np
 
 from detector.bench import physical_cores, synthetic_frame
 from detector.bench.report import table
-from detector.runtime.backends.base import ensure_onnx
+from detector.export import export_onnx
+from detector.models.loading import load_detector
 from detector.runtime.backends.ort_backend import session_options
 from detector.runtime.predictor import Detector
 
 Variant = tuple[Callable[[], None], Callable[[], dict[str, float]]]  # (untimed setup, timed call)
+# Spin at most 100 us between ops, then sleep (ONNX Runtime >= 1.26).
+BOUNDED_SPIN = {"session.intra_op.allow_spinning": "1", "session.intra_op.spin_duration_us": "100"}
 
 
 def interleaved(variants: dict[str, Variant], rounds: int, calls: int) -> dict[str, dict[str, float]]:
@@ -125,6 +129,27 @@ def exp_torch(model: str, size: int, threads: int, image) -> dict[str, Variant]:
     return out
 
 
+def fresh_onnx(model: str, size: int, dest: Path, optimize: bool = True) -> Path:
+    """``model`` exported now (not the runtime's export cache, which outlives changes to the
+    exporter), or copied when it is an .onnx file already."""
+    if Path(model).suffix.lower() == ".onnx":
+        dest.write_bytes(Path(model).read_bytes())
+        return dest
+    return export_onnx(load_detector(model), dest, img_size=size, optimize=optimize)
+
+
+def exp_graph(model: str, size: int, work: Path, threads: int, image) -> dict[str, Variant]:
+    """The export as traced (``optimize=False``) against the optimized export; same outputs."""
+    plain = fresh_onnx(model, size, work.with_name(work.stem + "-plain.onnx"), optimize=False)
+    out = {}
+    for label, p in (("plain trace", plain), ("optimized", work)):
+        out[f"ORT {label}"] = (noop, pipeline_call(Detector(p, backend="onnxruntime", threads=threads), image))
+    for label, p in (("plain trace", plain), ("optimized", work)):
+        out[f"OpenCV {label}"] = (lambda: cv2.setNumThreads(threads),
+                                  pipeline_call(Detector(p, backend="opencv", threads=threads), image))
+    return out
+
+
 def exp_slim(path: Path, threads: int, image) -> dict[str, Variant]:
     import onnx
 
@@ -217,10 +242,11 @@ def exp_video(path: Path, threads: int, frames: int = 60) -> dict[str, Variant]:
 
     clip = make_demo_video(path.with_name("clip720p.mp4"), n_frames=frames, img_size=(720, 1280), fps=30)
     out = {}
-    for label, n, spin in ((f"ORT threads {threads}, spinning on", threads, "1"),
-                           (f"ORT threads {threads}, spinning off", threads, "0"),
-                           ("ORT threads 1", 1, "1")):
-        det = ort_detector(path, n, **{"session.intra_op.allow_spinning": spin})
+    for label, n, spin in ((f"ORT threads {threads}, spinning on", threads, {"session.intra_op.allow_spinning": "1"}),
+                           (f"ORT threads {threads}, spinning off", threads, {"session.intra_op.allow_spinning": "0"}),
+                           (f"ORT threads {threads}, spinning 100 us", threads, BOUNDED_SPIN),
+                           ("ORT threads 1", 1, {"session.intra_op.allow_spinning": "1"})):
+        det = ort_detector(path, n, **spin)
 
         def run(det=det):
             r = video_e2e(det, clip, frames)
@@ -246,15 +272,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=physical_cores())
     ap.add_argument("--rounds", type=int, default=12)
     ap.add_argument("--calls", type=int, default=3, help="calls per variant per round")
-    ap.add_argument("--only", default="ort,opencv,torch,slim,pre,precision,video")
+    ap.add_argument("--only", default="graph,ort,opencv,torch,slim,pre,precision,video")
     ap.add_argument("--json", help="write all medians here")
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
     image = synthetic_frame()
-    path = Path(ensure_onnx(args.model, img_size=args.size))
-    work = Path(tempfile.mkdtemp(prefix="cspdet-speed-")) / path.name
-    work.write_bytes(path.read_bytes())
+    work = fresh_onnx(args.model, args.size, Path(tempfile.mkdtemp(prefix="cspdet-speed-")) / "model.onnx")
     experiments = {
+        "graph": lambda: exp_graph(args.model, args.size, work, args.threads, image),
         "ort": lambda: exp_ort(work, args.threads, image),
         "opencv": lambda: exp_opencv(work, args.threads, image),
         "torch": lambda: exp_torch(args.model, args.size, args.threads, image),

@@ -4,7 +4,9 @@ OpenCV DNN 4.x and TensorRT read.
 The graph is traced with the TorchScript exporter (``dynamo=False``: the dynamo one needs
 onnxscript). Batch norms are folded into their convs first, the decoder's grids are constants
 for static shapes, and the file carries what a runtime needs to pre- and post-process in its
-metadata_props (see ``build_metadata``).
+metadata_props (see ``build_metadata``). With ``optimize`` (the default) the traced graph gets
+the exact rewrites of ``rewrite.py``: the same values, less copying in ONNX Runtime
+(benchmarks/speed_experiments.py ``--only graph`` times both).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch.nn as nn
 from .. import __version__
 from ..runtime.decode import HeadSpec, YOLODecoder
 from ..runtime.letterbox import PAD_VALUE, as_hw
+from .rewrite import optimize_graph
 
 # Ops OpenCV DNN 4.x / TensorRT reject or that betray a data-dependent graph.
 FORBIDDEN_OPS = ("ScatterND", "NonZero")
@@ -144,7 +147,7 @@ def check_ops(proto, path: Path, folded: bool) -> None:
 
 def export_onnx(model: nn.Module, path: str | Path, img_size: int | Sequence[int] | None = None,
                 opset: int = 12, batch: int = 1, dynamic: bool = False, raw: bool = False,
-                fold_bn: bool = True) -> Path:
+                fold_bn: bool = True, optimize: bool = True) -> Path:
     """Write ``model`` as ONNX to ``path`` and return the path.
 
     Input ``images`` [batch, 3, h, w] (RGB 0..1, letterboxed; ``img_size`` an int or (h, w),
@@ -175,6 +178,8 @@ def export_onnx(model: nn.Module, path: str | Path, img_size: int | Sequence[int
     data = trace_to_onnx(ExportModel(net, decoder).eval(), dummy, opset, output_names,
                          dynamic_axes(output_names, raw) if dynamic else None)
     proto = onnx.load_from_string(data)
+    if optimize:
+        optimize_graph(proto)
     check_ops(proto, path, fold_bn)
     meta = build_metadata(model, spec, hw, raw=raw, dynamic=dynamic, batch=batch, output_names=output_names)
     for key, value in meta.items():

@@ -45,7 +45,11 @@ class Compress(nn.Module):
 
 
 class FusionNode(nn.Module):
-    """concat[Maxout(pool(finer)), Maxout(lateral(same)), Maxout(up(coarser))] -> 1x1 -> [SAM]."""
+    """concat[Maxout(pool(finer)), Maxout(lateral(same)), Maxout(up(coarser))] -> 1x1 -> [SAM].
+
+    The coarser map is Maxout-compressed before the nearest 2x upsampling, which only repeats
+    pixels: the same values, with the max taken on a quarter of the pixels.
+    """
 
     def __init__(self, finer: int, lateral: nn.Module, lateral_channels: int, coarser: int | None,
                  width: int, ratio: int, act: str, sam: bool):
@@ -64,7 +68,7 @@ class FusionNode(nn.Module):
     def forward(self, finer, same, coarser=None):
         parts = [self.c_finer(self.pool(finer)), self.c_same(self.lateral(same))]
         if self.c_coarser is not None:
-            parts.append(self.c_coarser(self.up(coarser)))
+            parts.append(self.up(self.c_coarser(coarser)))
         return self.sam(self.fuse(torch.cat(parts, 1)))
 
 

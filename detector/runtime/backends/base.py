@@ -1,6 +1,7 @@
 """Shared pieces of the backends: metadata from an ONNX file, and export-on-demand."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import tempfile
 from pathlib import Path
@@ -32,11 +33,23 @@ class OnnxMeta:
         return decode(list(outputs), self.spec) if self.raw else outputs[0]
 
 
+@functools.lru_cache(maxsize=1)
+def _code_revision() -> str:
+    """Hash of the code that shapes an exported graph, so a cspdet upgrade never reuses a stale export."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha1()
+    for sub in ("export", "models", "layers", "darknet"):
+        for f in sorted((root / sub).rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) -> Path:
     """``path`` if it is ONNX; otherwise export the model once to a cache file and return that.
 
     Lets ``--backend onnxruntime|opencv`` take a ``.pt``, YAML or Darknet model directly. The
-    cache name hashes the source's path, size and mtime and the export settings.
+    cache name hashes the source's path, size and mtime, the export settings and the exporter code.
     """
     import torch  # noqa: F401  (export needs it; fail here with a clear import error)
 
@@ -49,7 +62,7 @@ def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) ->
     model = load_detector(path, cfg=cfg)
     size = img_size or getattr(model, "img_size", 416)
     key_src = f"{path.resolve()}|{path.stat().st_size if path.exists() else 0}|" \
-              f"{path.stat().st_mtime if path.exists() else 0}|{size}|{batch}|{cfg}"
+              f"{path.stat().st_mtime if path.exists() else 0}|{size}|{batch}|{cfg}|{_code_revision()}"
     key = hashlib.sha1(key_src.encode()).hexdigest()[:12]
     out = Path(tempfile.gettempdir()) / "cspdet-onnx" / f"{path.stem}-{key}.onnx"
     if not out.exists():
