@@ -226,7 +226,7 @@ class Trainer:
             print(f"training {Path(cfg.model).stem} on {len(self.train_ds)} images ({len(self.names)} classes), "
                   f"{cfg.epochs} epochs, batch {cfg.batch_size} x {self.world} x accumulate {self.accumulate}, "
                   f"device {self.device}; results in {self.run_dir}")
-        metrics, t0 = {}, time.time()
+        metrics, t0, first = {}, time.time(), self.epoch
         for self.epoch in range(self.epoch, cfg.epochs):
             losses, lr = self.train_one_epoch()
             if self.main:
@@ -241,7 +241,7 @@ class Trainer:
                 self.callbacks["epoch_end"](self)
         if self.main:
             self.log.plot()
-            print(f"done: {cfg.epochs - 0} epochs in {(time.time() - t0) / 60:.1f} min; best fitness {self.best:.4f}; "
+            print(f"done: {cfg.epochs - first} epochs in {(time.time() - t0) / 60:.1f} min; best fitness {self.best:.4f}; "
                   f"weights in {self.run_dir / 'weights'}")
         if self.world > 1:
             dist.barrier()
