@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from detector.bench.specs import shared_dir
 from detector.data.coco import COCO_NAMES
 from detector.engine.train import Trainer, TrainConfig
 
 
 def coco128_root() -> Path:
-    root = Path(os.environ.get("CSPDET_SHARED", Path(__file__).resolve().parents[1].parent / "shared")) / "data" / "coco128"
+    root = shared_dir() / "data" / "coco128"
     if not (root / "images").is_dir() or not (root / "labels").is_dir():
         raise SystemExit(f"coco128 not found at {root} (needs images/ and labels/); set CSPDET_SHARED")
     return root
