@@ -29,7 +29,7 @@ PAIRS = [("classifier:csppeleenet@224", "classifier:peleenet@224", "CSPPeleeNet 
          ("classifier:cspdarknet53?act=leaky@256", "classifier:darknet53@256", "CSPDarknet53 / Darknet53")]
 BASELINES = ["darknet:yolov3-tiny@416", "darknet:yolov3-tiny-prn@320", "darknet:yolov4-tiny@320"]
 REFERENCE = "darknet:yolov3-tiny@416"
-BACKENDS = ["torch", "onnxruntime", "opencv"]
+BACKENDS = ["torch", "onnxruntime", "onnxruntime-spin", "opencv"]
 # The targets of the issue: (a) speed ratio, (b) share of the roofline, (c) video share.
 FPS_RATIO, ROOF_SHARE, VIDEO_SHARE = 3.0, 0.70, 0.90
 

@@ -124,7 +124,8 @@ def plot(report: Report, path: str | Path) -> Path:
 
     rows = report.rows
     labels = [(r.model if r.model.endswith(f"@{r.size}") else f"{r.model}@{r.size}") + f"\n{r.backend}" for r in rows]
-    colors = {"torch": "tab:red", "onnxruntime": "tab:blue", "opencv": "tab:green", BASELINE_BACKEND: "tab:gray"}
+    colors = {"torch": "tab:red", "onnxruntime": "tab:blue", "onnxruntime-spin": "tab:cyan", "opencv": "tab:green",
+              BASELINE_BACKEND: "tab:gray"}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(10, 1.1 * len(rows) + 4), 5))
     x = list(range(len(rows)))
     ax1.bar(x, [r.fps for r in rows], color=[colors.get(r.backend, "tab:purple") for r in rows])

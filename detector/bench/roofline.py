@@ -67,12 +67,12 @@ def _torch_fn(threads: int | None) -> Callable[[], object]:
     return run
 
 
-def _ort_fn(threads: int | None) -> Callable[[], object]:
+def _ort_fn(threads: int | None, spin: bool = False) -> Callable[[], object]:
     import onnxruntime as ort
 
     from ..runtime.backends.ort_backend import session_options
 
-    sess = ort.InferenceSession(str(conv_onnx()), session_options(threads), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(str(conv_onnx()), session_options(threads, spin), providers=["CPUExecutionProvider"])
     feed = {sess.get_inputs()[0].name: np.random.rand(1, CHANNELS, SIZE, SIZE).astype(np.float32)}
     return lambda: sess.run(None, feed)
 
@@ -93,7 +93,8 @@ def _opencv_fn(threads: int | None) -> Callable[[], object]:
 
 # Backend name -> builder of a zero-argument call running the conv once; set up the way the
 # runtime's backends set themselves up (same ORT session options, same OpenCV defaults).
-ROOFLINE_FNS = {"torch": _torch_fn, "onnxruntime": _ort_fn, "opencv": _opencv_fn}
+ROOFLINE_FNS = {"torch": _torch_fn, "onnxruntime": _ort_fn, "opencv": _opencv_fn,
+                "onnxruntime-spin": lambda threads: _ort_fn(threads, spin=True)}
 
 
 class RooflineProbe:

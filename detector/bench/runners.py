@@ -15,6 +15,15 @@ from ..runtime.nms import Detections, postprocess
 from .specs import ModelSpec
 
 BACKENDS = ("torch", "onnxruntime", "opencv")
+# Bench-only names for a backend with non-default settings, measured beside the default one.
+VARIANTS = {"onnxruntime-spin": ("onnxruntime", {"spin": True})}
+CHOICES = BACKENDS + tuple(VARIANTS)
+
+
+def resolve(backend: str) -> tuple[str, dict]:
+    """A bench backend name -> (runtime backend, its extra options)."""
+    name, options = VARIANTS.get(backend, (backend, {}))
+    return name, dict(options)
 
 
 class Unsupported(Exception):
@@ -29,12 +38,14 @@ class DetectorRunner:
         from ..runtime.backends.base import ensure_onnx
         from ..runtime.predictor import Detector
 
-        if spec.kind == "onnx" and backend == "torch":
+        runtime, options = resolve(backend)
+        if spec.kind == "onnx" and runtime == "torch":
             raise Unsupported("the torch backend cannot run an .onnx file")
         weights = spec.source
-        if backend != "torch" and spec.kind != "onnx" and batch > 1:
+        if runtime != "torch" and spec.kind != "onnx" and batch > 1:
             weights = str(ensure_onnx(spec.source, img_size=size, batch=batch))  # a static batch-N graph
-        self.detector = Detector(weights, backend=backend, img_size=size, threads=threads, conf_thres=conf_thres)
+        self.detector = Detector(weights, backend=runtime, img_size=size, threads=threads, conf_thres=conf_thres,
+                                 **options)
         self.engine = backend
         self.size = self.detector.img_size[0]
 
@@ -81,12 +92,13 @@ def _net_call(spec: ModelSpec, backend: str, size: int, batch: int, threads: int
     from .artifacts import net_onnx
 
     path = net_onnx(module, spec.label, size, batch)
-    if backend == "onnxruntime":
+    runtime, options = resolve(backend)
+    if runtime == "onnxruntime":
         import onnxruntime as ort
 
         from ..runtime.backends.ort_backend import session_options
 
-        sess = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+        sess = ort.InferenceSession(str(path), session_options(threads, **options), providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
         return lambda blob: sess.run(None, {name: blob})
     import cv2

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BACKENDS = ("torch", "onnxruntime", "opencv")  # detector.bench.runners.BACKENDS, without importing it for --help
+# detector.bench.runners.BACKENDS and CHOICES, without importing it for --help
+BACKENDS = ("torch", "onnxruntime", "opencv")
+CHOICES = BACKENDS + ("onnxruntime-spin",)
 
 
 def add_parser(sub) -> None:
@@ -17,7 +19,8 @@ def add_parser(sub) -> None:
                "backbone:NAME (a bare backbone); MODEL@SIZE pins its size. "
                "Example: cspdet bench csppeleenet-efm-sam --img-size 320 --baseline darknet:yolov3-tiny@416")
     p.add_argument("models", nargs="*", metavar="MODEL", help="models to measure (see below)")
-    p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated, from {', '.join(BACKENDS)}")
+    p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated, from {', '.join(CHOICES)} (onnxruntime-spin: ONNX Runtime "
+                        "with busy-waiting worker threads, as --spin in detect)")
     p.add_argument("--img-size", type=int, nargs="+", metavar="N", help="input sizes (default: each model's own)")
     p.add_argument("--batch", type=int, default=1, help="images per inference call (times are per image)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for every library (default: physical cores)")
@@ -52,9 +55,9 @@ def build_config(args):
     if not args.models and not args.baseline:
         raise CLIError("give at least one MODEL or --baseline darknet:CFG")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = [b for b in backends if b not in BACKENDS]
+    unknown = [b for b in backends if b not in CHOICES]
     if unknown or not backends:
-        raise CLIError(f"--backends {args.backends}: choose from {', '.join(BACKENDS)}")
+        raise CLIError(f"--backends {args.backends}: choose from {', '.join(CHOICES)}")
     for name, value, low in (("--batch", args.batch, 1), ("--threads", args.threads, 1), ("--runs", args.runs, 1),
                              ("--warmup", args.warmup, 0), ("--video-frames", args.video_frames, 1)):
         _positive(name, value, low)

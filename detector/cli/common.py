@@ -35,6 +35,9 @@ def add_model_args(p) -> None:
     p.add_argument("--img-size", type=int, default=None, help="inference size (default: the model's)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
     p.add_argument("--half", action="store_true", help="FP16 inference on CUDA")
+    p.add_argument("--spin", action="store_true",
+                   help="ONNX Runtime: worker threads busy-wait between ops (lower latency on an otherwise idle "
+                        "CPU; off by default because it starves other work on shared cores)")
 
 
 def add_nms_args(p) -> None:
@@ -47,5 +50,5 @@ def add_nms_args(p) -> None:
 
 def detector_kwargs(args) -> dict:
     return dict(backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
-                cfg=args.cfg, half=args.half, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
+                cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
                 max_det=args.max_det, classes=args.classes, agnostic=args.agnostic_nms)

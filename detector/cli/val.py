@@ -31,7 +31,7 @@ def run(args) -> int:
     data = load_data_config(args.data)
     weights = args.weights or default_weights()
     det = Detector(weights, backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
-                   cfg=args.cfg, half=args.half, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
+                   cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
                    max_det=args.max_det)
     ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
     if len(det.names) != ds.nc:

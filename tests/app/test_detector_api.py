@@ -74,3 +74,20 @@ def test_results_export_formats(detectors):
     assert len(lines) == len(r) and all(len(ln.split()) == 6 for ln in lines)
     coco = r.coco(42)
     assert all(c["image_id"] == 42 and len(c["bbox"]) == 4 for c in coco)
+
+
+def test_spin_is_an_onnxruntime_session_option_with_the_same_results(model_files):
+    from detector.runtime.backends.ort_backend import session_options
+
+    key = "session.intra_op.allow_spinning"
+    assert session_options(2).get_session_config_entry(key) == "0"
+    assert session_options(2, spin=True).get_session_config_entry(key) == "1"
+    pt, onnx_path = model_files
+    imgs = [scene(10), scene(11, 300, 200)]
+    calm = Detector(onnx_path, img_size=160, conf_thres=0.3)(imgs)
+    spinning = Detector(onnx_path, img_size=160, conf_thres=0.3, spin=True)(imgs)
+    assert sum(len(r) for r in calm) > 0
+    for a, b in zip(calm, spinning):
+        np.testing.assert_array_equal(a.xyxy, b.xyxy)
+    with pytest.raises(ValueError, match="--spin applies to the onnxruntime backend only, not torch"):
+        Detector(pt, spin=True)

@@ -63,6 +63,24 @@ def test_bench_classifier_pair_and_batch(tmp_path, capsys):
     assert rows[0]["gflops"] == pytest.approx(rows[1]["gflops"])  # ONNX and torch count the same model
 
 
+def test_bench_measures_onnxruntime_spinning_beside_the_default(tmp_path):
+    out_json = tmp_path / "spin.json"
+    argv = ["bench", "csppeleenet-prn@96", "classifier:csppeleenet@64", "--backends", "onnxruntime,onnxruntime-spin",
+            "--runs", "2", "--warmup", "1", "--json", str(out_json), "--no-progress"]
+    assert main(argv) == 0
+    report = json.loads(out_json.read_text())
+    assert set(report["rooflines"]) == {"onnxruntime", "onnxruntime-spin"}
+    rows = {(r["model"], r["backend"]): r for r in report["rows"]}
+    assert set(rows) == {(m, b) for m in ("csppeleenet-prn", "classifier:csppeleenet")
+                         for b in ("onnxruntime", "onnxruntime-spin")}
+    for (model, backend), r in rows.items():
+        assert r["engine"] == backend
+        assert r["roofline_gflops_s"] == pytest.approx(report["rooflines"][backend]["gflops_per_s"])
+    # The same ONNX graph either way: the same work, the same detections on the same frame.
+    calm, spin = rows[("csppeleenet-prn", "onnxruntime")], rows[("csppeleenet-prn", "onnxruntime-spin")]
+    assert spin["gflops"] == calm["gflops"] and spin["detections"] == calm["detections"]
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["bench"], "give at least one MODEL"),
     (["bench", "csppeleenet-prn", "--backends", "torch,tensorflow"], "--backends torch,tensorflow"),

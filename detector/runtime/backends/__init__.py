@@ -4,7 +4,8 @@ Every backend is built as ``Backend(path, device=..., threads=..., img_size=...,
 called as ``backend(blob [B, 3, H, W] float32 RGB 0..1) -> [B, N, 5 + nc] float32`` decoded rows
 (cx, cy, w, h in input pixels, objectness, class probabilities). It also exposes ``name``,
 ``names`` (class names), ``input_size`` ((h, w) a static model needs, else None), ``batch``
-(static batch or None) and ``spec`` (the HeadSpec). Each backend module imports its optional
+(static batch or None) and ``spec`` (the HeadSpec). ``spin=True`` (ONNX Runtime only) lets its
+worker threads busy-wait between ops. Each backend module imports its optional
 package itself, so ``import detector`` needs none of them.
 """
 from __future__ import annotations
@@ -41,6 +42,10 @@ def backend_for(path: str | Path, backend: str | None = None) -> str:
 def load_backend(path: str | Path, backend: str | None = None, **kwargs):
     """Build the backend for ``path`` (see module docstring for the keyword arguments)."""
     name = backend_for(path, backend)
+    if kwargs.pop("spin", False):
+        if name != "onnxruntime":
+            raise ValueError(f"--spin applies to the onnxruntime backend only, not {name}")
+        kwargs["spin"] = True
     module, cls = BACKENDS[name]
     return getattr(importlib.import_module(module), cls)(path, **kwargs)
 

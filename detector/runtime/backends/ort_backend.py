@@ -8,7 +8,8 @@ import numpy as np
 from .base import OnnxMeta, ensure_onnx
 
 
-def session_options(threads: int | None):
+def session_options(threads: int | None, spin: bool = False):
+    """ORT session options; ``spin`` keeps the worker threads busy-waiting between ops."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -16,9 +17,11 @@ def session_options(threads: int | None):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.intra_op_num_threads = threads or (os.cpu_count() or 1)
     so.inter_op_num_threads = 1
-    # Spinning workers keep cores busy between ops; with the pipeline's reader and writer threads
-    # on the same cores that halved throughput in our measurements (benchmarks/speed_experiments.py).
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Off by default: spinning workers keep cores busy between ops, and on a shared 2-core VM with
+    # the pipeline's reader and writer threads on the same cores that halved throughput. On a quiet
+    # machine spinning cuts single-image latency by about 17% (FP32) and 20% (INT8), so it is an
+    # option (benchmarks/speed_experiments.py, README "Performance").
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     return so
 
 
@@ -26,7 +29,7 @@ class ORTBackend:
     name = "onnxruntime"
 
     def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
-                 cfg=None, half: bool = False):
+                 cfg=None, half: bool = False, spin: bool = False):
         import onnxruntime as ort
 
         path = ensure_onnx(path, img_size=img_size, cfg=cfg)
@@ -37,7 +40,7 @@ class ORTBackend:
                 raise ValueError(f"--device {device}: this onnxruntime has no CUDAExecutionProvider "
                                  "(install onnxruntime-gpu)")
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}))
-        self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)
+        self.session = ort.InferenceSession(str(path), session_options(threads, spin), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.names, self.spec = self.meta.names, self.meta.spec
