@@ -35,6 +35,7 @@ class BenchConfig:
     image: np.ndarray | None = None
     video: Path | None = None
     video_frames: int = 100
+    video_streams: int = 1
     conf_thres: float = 0.25
 
 
@@ -147,7 +148,8 @@ def measure_one(cfg: BenchConfig, spec: ModelSpec, backend: str, size: int | Non
         if cfg.video is not None and isinstance(runner, DetectorRunner):
             from .stream import video_e2e
 
-            row.video = video_e2e(runner.detector, cfg.video, cfg.video_frames)
+            streams = cfg.video_streams if runner.detector.can_stream else 1  # the row records which
+            row.video = video_e2e(runner.detector, cfg.video, cfg.video_frames, streams=streams)
             row.video["ratio"] = row.video["e2e_fps"] / row.inference_fps
         return row
     finally:
@@ -182,6 +184,7 @@ def _settings(cfg: BenchConfig, image: np.ndarray) -> dict:
     return {"backends": cfg.backends, "sizes": cfg.sizes, "batch": cfg.batch, "threads": cfg.threads,
             "runs": cfg.runs, "warmup": cfg.warmup, "image_shape": list(image.shape), "conf_thres": cfg.conf_thres,
             "video": str(cfg.video) if cfg.video else None, "video_frames": cfg.video_frames,
+            "video_streams": cfg.video_streams,
             "models": [m.label for m in cfg.models], "baselines": [b.label for b in cfg.baselines]}
 
 

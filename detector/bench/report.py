@@ -50,10 +50,11 @@ def ratio_table(rows: list[Row]) -> str:
 
 
 def video_table(rows: list[Row]) -> str:
-    body = [[r.model, r.backend, r.size, r.video["frames"], _f(r.video["e2e_fps"]), _f(r.inference_fps),
+    body = [[r.model, r.backend, r.size, r.video["frames"], r.video.get("streams", 1), _f(r.video["e2e_fps"]),
+             _f(r.inference_fps),
              f"{100 * r.video['ratio']:.0f}%", f"{r.video['pre_ms']:.2f} / {r.video['inference_ms']:.2f} / "
              f"{r.video['post_ms']:.2f}"] for r in rows if r.video]
-    return table(["model", "backend", "size", "frames", "end-to-end fps", "inference fps", "e2e / inference",
+    return table(["model", "backend", "size", "frames", "streams", "end-to-end fps", "inference fps", "e2e / inference",
                   "in-loop ms pre / infer / post"], body)
 
 

@@ -18,10 +18,11 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def video_e2e(det, video: str | Path, max_frames: int | None = None, out_dir: str | Path | None = None) -> dict:
+def video_e2e(det, video: str | Path, max_frames: int | None = None, out_dir: str | Path | None = None,
+              streams: int = 1) -> dict:
     """Decode -> letterbox -> infer -> NMS -> draw -> encode ``video`` (at most ``max_frames``)
-    to an mp4 in a temp folder, as ``cspdet detect`` would; returns frames, wall seconds,
-    end-to-end fps and the mean per-stage milliseconds measured inside the loop."""
+    to an mp4 in a temp folder, as ``cspdet detect --streams`` would; returns frames, streams,
+    wall seconds, end-to-end fps and the mean per-stage milliseconds measured inside the loop."""
     import cv2
 
     from ..runtime.sources import VideoSource
@@ -41,7 +42,7 @@ def video_e2e(det, video: str | Path, max_frames: int | None = None, out_dir: st
 
     t0 = time.perf_counter()
     try:
-        for item in detect_stream(det, itertools.islice(src, max_frames)):
+        for item in detect_stream(det, itertools.islice(src, max_frames), streams=streams):
             if item.result is not None:
                 times.append((item.pre_ms, item.inference_ms, item.post_ms))
                 writer.submit(lambda it=item: draw_and_encode(it))
@@ -56,5 +57,5 @@ def video_e2e(det, video: str | Path, max_frames: int | None = None, out_dir: st
     if not times:
         raise ValueError(f"--video {video}: no frames could be read")
     pre, inf, post = (_mean(list(col)) for col in zip(*times))
-    return {"frames": len(times), "wall_s": wall, "e2e_fps": len(times) / wall,
+    return {"frames": len(times), "streams": streams, "wall_s": wall, "e2e_fps": len(times) / wall,
             "pre_ms": pre, "inference_ms": inf, "post_ms": post}

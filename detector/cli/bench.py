@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
                         "with random weights; repeatable")
     p.add_argument("--video", default=None, help="also time the end-to-end video pipeline on this file")
     p.add_argument("--video-frames", type=int, default=100, help="frames of --video to run (default 100)")
+    p.add_argument("--video-streams", type=int, default=1, help="frames inferred at once in the --video pipeline, "
+                                                                 "as detect --streams (default 1)")
     p.add_argument("--json", metavar="FILE", help="write every number and the machine facts as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="save fps and GFLOP/s bar charts")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -59,7 +61,8 @@ def build_config(args):
     if unknown or not backends:
         raise CLIError(f"--backends {args.backends}: choose from {', '.join(CHOICES)}")
     for name, value, low in (("--batch", args.batch, 1), ("--threads", args.threads, 1), ("--runs", args.runs, 1),
-                             ("--warmup", args.warmup, 0), ("--video-frames", args.video_frames, 1)):
+                             ("--warmup", args.warmup, 0), ("--video-frames", args.video_frames, 1),
+                             ("--video-streams", args.video_streams, 1)):
         _positive(name, value, low)
     for size in args.img_size or []:
         _positive("--img-size", size, 32)
@@ -75,7 +78,7 @@ def build_config(args):
         backends=list(dict.fromkeys(backends)), sizes=list(args.img_size or [None]), batch=args.batch,
         threads=args.threads, runs=args.runs, warmup=args.warmup,
         image=read_image(args.image) if args.image else None, video=Path(args.video) if args.video else None,
-        video_frames=args.video_frames, conf_thres=args.conf_thres)
+        video_frames=args.video_frames, video_streams=args.video_streams, conf_thres=args.conf_thres)
 
 
 def run(args) -> int:

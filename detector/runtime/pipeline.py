@@ -1,10 +1,14 @@
 """Overlap reading + letterboxing of the next frame, and drawing + encoding of the previous one,
-with inference of the current one: on video the end-to-end rate approaches pure inference."""
+with inference of the current one: on video the end-to-end rate approaches pure inference.
+With ``streams`` > 1, that many frames are inferred at once, each by a replica of the detector
+on its share of the CPU threads."""
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -95,9 +99,10 @@ class StreamItem:
     post_ms: float = 0.0
 
 
-def detect_stream(det, frames: Iterable[Frame], depth: int = 2) -> Iterator[StreamItem]:
+def detect_stream(det, frames: Iterable[Frame], depth: int = 2, streams: int = 1) -> Iterator[StreamItem]:
     """Run ``det`` (a runtime ``Detector``) over ``frames``, preprocessing ``depth`` frames ahead
-    in a thread; yields a StreamItem per frame, in order. Breaking out stops the reader."""
+    in a thread and inferring ``streams`` frames at once (``det.replicas``); yields a StreamItem
+    per frame, in order. Breaking out stops the reader and the streams."""
     def prepare(frame: Frame):
         if frame.error:
             return frame, None, 0.0
@@ -105,13 +110,44 @@ def detect_stream(det, frames: Iterable[Frame], depth: int = 2) -> Iterator[Stre
         prepared = det.preprocess([frame.image])
         return frame, prepared, (time.perf_counter() - t) * 1e3
 
-    for frame, prepared, pre_ms in prefetch(frames, prepare, depth):
-        if frame.error:
-            yield StreamItem(frame, None)
-            continue
+    def infer(d, frame: Frame, prepared, pre_ms: float) -> StreamItem:
         t0 = time.perf_counter()
-        pred = det.infer(prepared[0])
+        pred = d.infer(prepared[0])
         t1 = time.perf_counter()
-        result = det.postprocess(pred, prepared[1], [frame.image], [frame.path])[0]
+        result = d.postprocess(pred, prepared[1], [frame.image], [frame.path])[0]
         t2 = time.perf_counter()
-        yield StreamItem(frame, result, pre_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+        return StreamItem(frame, result, pre_ms, (t1 - t0) * 1e3, (t2 - t1) * 1e3)
+
+    if streams == 1:
+        for frame, prepared, pre_ms in prefetch(frames, prepare, depth):
+            yield StreamItem(frame, None) if frame.error else infer(det, frame, prepared, pre_ms)
+        return
+    free: queue.Queue = queue.Queue()
+    for d in det.replicas(streams):
+        free.put(d)
+
+    def on_replica(frame, prepared, pre_ms):
+        d = free.get()
+        try:
+            return infer(d, frame, prepared, pre_ms)
+        finally:
+            free.put(d)
+
+    pending: collections.deque = collections.deque()
+    pool = ThreadPoolExecutor(streams, thread_name_prefix="cspdet-stream")
+    try:
+        for frame, prepared, pre_ms in prefetch(frames, prepare, depth + streams):
+            if frame.error:
+                done: Future = Future()
+                done.set_result(StreamItem(frame, None))
+                pending.append(done)
+            else:
+                pending.append(pool.submit(on_replica, frame, prepared, pre_ms))
+            while len(pending) > streams:  # keep every stream busy, yield in frame order
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for f in pending:
+            f.cancel()
+        pool.shutdown(wait=True)

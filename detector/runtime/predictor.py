@@ -1,6 +1,8 @@
 """``Detector``: the Python API over any backend, with the one pre/post-processing pipeline."""
 from __future__ import annotations
 
+import copy
+import os
 import time
 import warnings
 from pathlib import Path
@@ -30,6 +32,7 @@ class Detector:
                  threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False):
         self.backend = load_backend(weights, backend, device=device, threads=threads,
                                     img_size=img_size, cfg=cfg, half=half, spin=spin)
+        self.threads, self.device = threads, device
         self.names = list(self.backend.names)
         self.img_size = self._input_size(img_size)
         self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
@@ -50,6 +53,30 @@ class Detector:
             warnings.warn(f"--img-size {size} is not a multiple of the stride {stride}; using {rounded}",
                           stacklevel=3)
         return (rounded, rounded)
+
+    @property
+    def can_stream(self) -> bool:
+        """Whether ``replicas`` can run frames in parallel on this backend and device."""
+        return hasattr(self.backend, "replica") and self.device.startswith("cpu")
+
+    def replicas(self, n: int) -> list["Detector"]:
+        """``n`` detectors over this one's model, for ``n`` frames inferred at once: the CPU
+        threads (``threads``, else every core) are split between them. On CPU that beats one
+        multi-threaded inference at a time, whose threads idle at every small op."""
+        if n < 1:
+            raise ValueError(f"--streams must be at least 1, got {n}")
+        if n == 1:
+            return [self]
+        if not self.can_stream:
+            raise ValueError(f"--streams {n}: parallel streams need CPU inference on onnxruntime or torch "
+                             f"(here {self.backend.name} on {self.device})")
+        per = max(1, (self.threads or os.cpu_count() or 1) // n)
+        twins = []
+        for _ in range(n):
+            twin = copy.copy(self)
+            twin.backend = self.backend.replica(per)
+            twins.append(twin)
+        return twins
 
     @property
     def max_batch(self) -> int | None:

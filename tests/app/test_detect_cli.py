@@ -37,3 +37,17 @@ def test_detect_bad_source_is_one_line(model_files, tmp_path, capsys):
     assert main(["detect", "--weights", str(model_files[0]), "--source", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err.strip()
     assert "no such file or folder" in err and "\n" not in err
+
+
+def test_detect_video_with_two_streams_matches_one(model_files, video_file, tmp_path, capsys):
+    _, onnx_path = model_files
+    argv = ["detect", "--weights", str(onnx_path), "--source", str(video_file), "--project", str(tmp_path / "r"),
+            "--conf-thres", "0.05", "--save-txt", "--save-conf", "--nosave"]
+    assert main(argv) == 0 and main(argv + ["--streams", "2"]) == 0
+    assert "7 items" in capsys.readouterr().out
+    one, two = (sorted((tmp_path / "r" / name / "labels").glob("*.txt")) for name in ("exp", "exp2"))
+    assert len(one) == 7 and [p.name for p in one] == [p.name for p in two]
+    assert [p.read_text() for p in one] == [p.read_text() for p in two]
+    assert main(argv + ["--streams", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--streams must be at least 1, got 0" in err and "\n" not in err

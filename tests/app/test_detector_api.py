@@ -91,3 +91,41 @@ def test_spin_is_an_onnxruntime_session_option_with_the_same_results(model_files
         np.testing.assert_array_equal(a.xyxy, b.xyxy)
     with pytest.raises(ValueError, match="--spin applies to the onnxruntime backend only, not torch"):
         Detector(pt, spin=True)
+
+
+@pytest.fixture
+def process_threads():
+    """Give back PyTorch's and OpenCV's process-wide thread counts, which replicas set."""
+    import cv2
+    import torch
+
+    saved = torch.get_num_threads(), cv2.getNumThreads()
+    yield
+    torch.set_num_threads(saved[0])
+    cv2.setNumThreads(saved[1])
+
+
+@pytest.mark.parametrize("name", ["torch", "onnxruntime"])
+def test_replicas_run_in_parallel_threads_with_the_same_results(detectors, name, process_threads):
+    from concurrent.futures import ThreadPoolExecutor
+
+    det = detectors[name]
+    twins = det.replicas(2)
+    assert len(twins) == 2 and all(t.backend is not det.backend for t in twins)
+    assert twins[0].backend is not twins[1].backend
+    blobs = [det.preprocess([scene(20 + i)])[0] for i in range(6)]
+    ref = [det.infer(b) for b in blobs]
+    with ThreadPoolExecutor(2) as ex:
+        out = list(ex.map(lambda ib: twins[ib[0] % 2].infer(ib[1]), enumerate(blobs)))
+    for a, b in zip(ref, out):  # raw decoded rows: NMS would amplify 1e-7 differences in ties
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    assert det.replicas(1) == [det]
+    with pytest.raises(ValueError, match="--streams must be at least 1"):
+        det.replicas(0)
+
+
+def test_opencv_runs_one_stream(detectors):
+    det = detectors["opencv"]
+    assert not det.can_stream and det.replicas(1) == [det]
+    with pytest.raises(ValueError, match=r"--streams 2: parallel streams need CPU .* \(here opencv on cpu\)"):
+        det.replicas(2)

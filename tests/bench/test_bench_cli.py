@@ -14,7 +14,7 @@ def test_bench_all_backends_with_baseline_video_json_and_plot(tmp_path, darknet_
     out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
     argv = ["bench", "csppeleenet-prn", "--img-size", "96", "--runs", "3", "--warmup", "1", "--threads", "1",
             "--backends", "torch,onnxruntime,opencv", "--baseline", "darknet:yolov3-tiny@96",
-            "--video", str(clip), "--video-frames", "4", "--json", str(out_json), "--plot", str(out_png),
+            "--video", str(clip), "--video-frames", "4", "--video-streams", "2", "--json", str(out_json), "--plot", str(out_png),
             "--no-progress"]
     assert main(argv) == 0
     text = capsys.readouterr().out
@@ -46,6 +46,7 @@ def test_bench_all_backends_with_baseline_video_json_and_plot(tmp_path, darknet_
         assert r["roofline_ratio"] == pytest.approx(r["achieved_gflops_s"] / r["roofline_gflops_s"])
         assert r["ratios"]["darknet:yolov3-tiny@96"] == pytest.approx(r["fps"] / base["fps"])
         assert r["video"]["frames"] == 4 and r["video"]["e2e_fps"] > 0
+        assert r["video"]["streams"] == (1 if backend == "opencv" else 2)
         assert r["video"]["ratio"] == pytest.approx(r["video"]["e2e_fps"] / r["inference_fps"])
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

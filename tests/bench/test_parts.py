@@ -133,6 +133,49 @@ def test_detect_stream_stops_reading_when_the_consumer_breaks():
     assert len(read) < 20  # the prefetch thread was stopped, not left to drain the source
 
 
+class SlowFake(FakeDetector):
+    """A fake whose replicas take uneven times, so parallel streams finish out of order."""
+
+    def replicas(self, n):
+        twins = [SlowFake() for _ in range(n)]
+        for t in twins:
+            t.inferred, t.threads = self.inferred, set()
+        return twins
+
+    def infer(self, blob):
+        import threading
+        import time
+
+        time.sleep(0.02 if int(blob[0, 0]) % 3 == 0 else 0.001)
+        self.threads.add(threading.current_thread().name)
+        return super().infer(blob)
+
+
+def test_detect_stream_with_streams_yields_in_frame_order():
+    frames = [Frame(np.full((2, 2, 3), i, np.uint8), f"f{i}", i) for i in range(12)]
+    frames.insert(4, Frame(None, "bad", 99, error="cannot decode"))
+    det = SlowFake()
+    items = list(detect_stream(det, frames, streams=3))
+    assert [it.frame.name for it in items] == [f.name for f in frames]
+    assert [it.result for it in items] == [None if f.error else float(f.index) for f in frames]
+    assert sorted(det.inferred) == [float(i) for i in range(12)]
+    assert det.inferred != sorted(det.inferred)  # frames really were inferred concurrently
+
+
+def test_detect_stream_with_streams_stops_when_the_consumer_breaks():
+    read = []
+
+    def frames():
+        for i in range(1000):
+            read.append(i)
+            yield Frame(np.full((2, 2, 3), i % 250, np.uint8), f"f{i}", i)
+
+    for item in detect_stream(SlowFake(), frames(), depth=2, streams=2):
+        if item.frame.index == 3:
+            break
+    assert len(read) < 20
+
+
 def test_detector_batch_runs_one_static_batch_graph():
     from detector.bench.measure import synthetic_frame, time_pipeline
     from detector.bench.runners import make_runner

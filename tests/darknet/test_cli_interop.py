@@ -82,7 +82,11 @@ def test_darknet_model_runs_through_detector_on_every_backend(tiny_weights, tmp_
     ref = results["torch"]
     for b, r in results.items():
         assert len(r) == len(ref), b
-        np.testing.assert_allclose(r.xyxy, ref.xyxy, atol=1.0, err_msg=b)
+        # Random weights give near-equal scores, whose order a 1e-7 difference may swap: match
+        # every box to its nearest twin instead of comparing row by row.
+        gap = np.abs(r.xyxy[:, None, :] - ref.xyxy[None, :, :]).max(-1)
+        assert gap.min(1).max() <= 1.0 and gap.min(0).max() <= 1.0, b
+        np.testing.assert_allclose(np.sort(r.scores), np.sort(ref.scores), atol=1e-4, err_msg=b)
 
 
 def test_new_coords_darknet_model_decodes_like_darknet(shared):

@@ -8,6 +8,9 @@ from .base import OnnxMeta, ensure_onnx
 
 
 class OpenCVBackend:
+    """No ``replica``: two OpenCV 4.14 nets running forward at once in one process return wrong
+    values (up to hundreds of pixels off, measured on the EFM graph), so OpenCV runs one stream."""
+
     name = "opencv"
 
     def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
@@ -18,18 +21,24 @@ class OpenCVBackend:
             raise ValueError(f"{path}: OpenCV DNN needs a static-shape ONNX (export without --dynamic)")
         if threads:
             cv2.setNumThreads(threads)
-        self.net = cv2.dnn.readNetFromONNX(str(path))
-        if device.startswith("cuda"):
-            if cv2.cuda.getCudaEnabledDeviceCount() == 0:
-                raise ValueError(f"--device {device}: this OpenCV build has no CUDA (pip's opencv-python never does)")
-            self.net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
-            self.net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA_FP16 if half else cv2.dnn.DNN_TARGET_CUDA)
+        self._path, self._device, self._half = str(path), device, half
+        self.net = self._read_net()
         self.output_names = list(self.net.getUnconnectedOutLayersNames())
         self.names, self.spec = self.meta.names, self.meta.spec
         self.input_size, self.batch = self.meta.input_size, self.meta.batch
         self.default_size = self.input_size[0]
         if not self.meta.raw:
             self.output_names = self.output_names[:1]
+
+    def _read_net(self):
+        net = cv2.dnn.readNetFromONNX(self._path)
+        device = self._device
+        if device.startswith("cuda"):
+            if cv2.cuda.getCudaEnabledDeviceCount() == 0:
+                raise ValueError(f"--device {device}: this OpenCV build has no CUDA (pip's opencv-python never does)")
+            net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
+            net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA_FP16 if self._half else cv2.dnn.DNN_TARGET_CUDA)
+        return net
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
         self.net.setInput(blob)

@@ -1,6 +1,7 @@
 """ONNX Runtime backend: CPU execution provider, CUDA when onnxruntime-gpu has it."""
 from __future__ import annotations
 
+import copy
 import os
 
 import numpy as np
@@ -40,12 +41,21 @@ class ORTBackend:
                 raise ValueError(f"--device {device}: this onnxruntime has no CUDAExecutionProvider "
                                  "(install onnxruntime-gpu)")
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}))
-        self.session = ort.InferenceSession(str(path), session_options(threads, spin), providers=providers)
+        self._path, self._providers, self._spin = str(path), providers, spin
+        self.session = ort.InferenceSession(self._path, session_options(threads, spin), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.names, self.spec = self.meta.names, self.meta.spec
         self.input_size, self.batch = self.meta.input_size, self.meta.batch
         self.default_size = self.meta.meta.get("img_size", [416])[0]
+
+    def replica(self, threads: int) -> "ORTBackend":
+        """The same model in a session of its own with ``threads`` threads (for a parallel stream)."""
+        import onnxruntime as ort
+
+        twin = copy.copy(self)
+        twin.session = ort.InferenceSession(self._path, session_options(threads, self._spin), providers=self._providers)
+        return twin
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
         return self.meta.finish(self.session.run(self.output_names, {self.input_name: blob}))

@@ -1,6 +1,8 @@
 """PyTorch backend: cspdet checkpoints, YAML configs and Darknet models, BN folded."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -30,6 +32,12 @@ class TorchBackend:
         self.input_size = None  # fully convolutional: any multiple of the largest stride
         self.batch = None
         self.default_size = getattr(model, "img_size", 416)
+
+    def replica(self, threads: int) -> "TorchBackend":
+        """The same module (inference-mode forwards may run in parallel threads); PyTorch's thread
+        count is process-wide: ``threads`` sets it for every stream."""
+        torch.set_num_threads(threads)
+        return copy.copy(self)
 
     @torch.inference_mode()
     def __call__(self, blob: np.ndarray) -> np.ndarray:
