@@ -151,3 +151,6 @@ def detect_stream(det, frames: Iterable[Frame], depth: int = 2, streams: int = 1
         for f in pending:
             f.cancel()
         pool.shutdown(wait=True)
+        end = getattr(det, "end_streams", None)
+        if end is not None:
+            end()

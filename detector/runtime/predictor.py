@@ -78,6 +78,12 @@ class Detector:
             twins.append(twin)
         return twins
 
+    def end_streams(self) -> None:
+        """Undo what ``replicas`` changed process-wide (PyTorch's thread count)."""
+        end = getattr(self.backend, "end_replicas", None)
+        if end is not None:
+            end()
+
     @property
     def max_batch(self) -> int | None:
         return self.backend.batch

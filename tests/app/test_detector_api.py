@@ -124,6 +124,19 @@ def test_replicas_run_in_parallel_threads_with_the_same_results(detectors, name,
         det.replicas(0)
 
 
+def test_streams_give_pytorch_its_thread_count_back(detectors, process_threads):
+    import torch
+
+    from detector.runtime.pipeline import detect_stream
+    from detector.runtime.sources import Frame
+
+    torch.set_num_threads(2)
+    frames = [Frame(scene(30 + i), f"f{i}", i) for i in range(3)]
+    items = list(detect_stream(detectors["torch"], frames, streams=2))
+    assert [it.frame.name for it in items] == ["f0", "f1", "f2"] and all(it.result is not None for it in items)
+    assert torch.get_num_threads() == 2
+
+
 def test_opencv_runs_one_stream(detectors):
     det = detectors["opencv"]
     assert not det.can_stream and det.replicas(1) == [det]

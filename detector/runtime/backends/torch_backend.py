@@ -32,12 +32,21 @@ class TorchBackend:
         self.input_size = None  # fully convolutional: any multiple of the largest stride
         self.batch = None
         self.default_size = getattr(model, "img_size", 416)
+        self._threads_before: int | None = None
 
     def replica(self, threads: int) -> "TorchBackend":
         """The same module (inference-mode forwards may run in parallel threads); PyTorch's thread
-        count is process-wide: ``threads`` sets it for every stream."""
+        count is process-wide: ``threads`` sets it for every stream until ``end_replicas``."""
+        if self._threads_before is None:
+            self._threads_before = torch.get_num_threads()
         torch.set_num_threads(threads)
         return copy.copy(self)
+
+    def end_replicas(self) -> None:
+        """Give PyTorch back the thread count it had before the first ``replica``."""
+        if self._threads_before is not None:
+            torch.set_num_threads(self._threads_before)
+            self._threads_before = None
 
     @torch.inference_mode()
     def __call__(self, blob: np.ndarray) -> np.ndarray:
