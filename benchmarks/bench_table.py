@@ -105,7 +105,7 @@ def targets(report) -> list[list[str]]:
     return lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=10)
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--plot", default="bench_table.png")
     ap.add_argument("--no-int8", action="store_true", help="skip the INT8 copy of the detector")
     ap.add_argument("--quick", action="store_true", help="5 runs, 2 warm-up, 30 video frames: a smoke run")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     if args.quick:
         args.runs, args.warmup, args.video_frames = 5, 2, 30
     with tempfile.TemporaryDirectory(prefix="cspdet-bench-table-") as tmp:
@@ -132,7 +132,8 @@ def main() -> None:
     print("\n## Targets\n\n" + table(["target", "measured", "target", "result"], targets(report)))
     print(f"\nsaved {write_json(report, args.json)}")
     print(f"saved {plot(report, args.plot)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
