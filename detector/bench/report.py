@@ -117,30 +117,40 @@ def write_json(report: Report, path: str | Path) -> Path:
 
 
 def plot(report: Report, path: str | Path) -> Path:
-    """Bars of fps per model/backend (left) and achieved vs roofline GFLOP/s (right)."""
+    """Horizontal bars, one row per model/backend: fps (left, value printed, colour = backend) and
+    achieved GFLOP/s over the backend's roofline with the share printed (right)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = report.rows
-    labels = [(r.model if r.model.endswith(f"@{r.size}") else f"{r.model}@{r.size}") + f"\n{r.backend}" for r in rows]
+    labels = [f"{r.model if r.model.endswith(f'@{r.size}') else f'{r.model}@{r.size}'}  [{r.backend}]" for r in rows]
     colors = {"torch": "tab:red", "onnxruntime": "tab:blue", "onnxruntime-spin": "tab:cyan", "opencv": "tab:green",
               BASELINE_BACKEND: "tab:gray"}
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(10, 1.1 * len(rows) + 4), 5))
-    x = list(range(len(rows)))
-    ax1.bar(x, [r.fps for r in rows], color=[colors.get(r.backend, "tab:purple") for r in rows])
-    ax1.set_ylabel("fps (1000 / median total ms per image)")
-    ax1.set_title("Throughput")
-    ax2.bar([i - 0.2 for i in x], [r.achieved_gflops_s or 0 for r in rows], 0.4, label="model (achieved)")
-    ax2.bar([i + 0.2 for i in x], [r.roofline_gflops_s or 0 for r in rows], 0.4, label="single 3x3 conv (roofline)",
-            color="lightgray", edgecolor="gray")
-    ax2.set_ylabel("GFLOP/s")
-    ax2.set_title("Achieved vs roofline")
-    ax2.legend(fontsize=8)
+    fig, (ax1, ax2) = plt.subplots(1, 2, sharey=True, figsize=(13, max(3.0, 0.32 * len(rows) + 1.4)))
+    y = list(range(len(rows)))
+    fps = [r.fps for r in rows]
+    ax1.barh(y, fps, color=[colors.get(r.backend, "tab:purple") for r in rows])
+    for i, v in zip(y, fps):
+        ax1.text(v, i, f" {v:.1f}", va="center", fontsize=7)
+    ax1.set_xlim(0, 1.15 * max(fps + [1e-9]))
+    ax1.set_xlabel("fps (1000 / median total ms per image)")
+    ax1.set_title("Throughput", fontsize=10)
+    ax1.set_yticks(y, labels, fontsize=7)
+    ax1.invert_yaxis()  # the report's order, top to bottom
+    roof = [r.roofline_gflops_s or 0 for r in rows]
+    done = [r.achieved_gflops_s or 0 for r in rows]
+    ax2.barh(y, roof, color="whitesmoke", edgecolor="gray")
+    ax2.barh(y, done, 0.55, color=[colors.get(r.backend, "tab:purple") for r in rows])
+    for i, d, c in zip(y, done, roof):
+        if c:
+            ax2.text(d, i, f" {100 * d / c:.0f}%", va="center", fontsize=7)
+    ax2.set_xlabel("GFLOP/s (filled: model; outline: one big 3x3 conv)")
+    ax2.set_title("Achieved vs roofline", fontsize=10)
     for ax in (ax1, ax2):
-        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=7)
-    fig.suptitle(f"cspdet bench — {report.machine['cpu']}, {report.machine['threads']} threads", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"cspdet bench — {report.machine['cpu']}, {report.machine['threads']} threads", fontsize=10)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
