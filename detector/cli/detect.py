@@ -60,6 +60,7 @@ def run(args) -> int:
     source = args.source or str(default_source())
     src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
     det = Detector(args.weights or default_weights(), **detector_kwargs(args))
+    det.check_streams(args.streams)  # before any output folder or progress bar
     saving = not args.nosave or args.save_txt or args.save_json
     run_dir = new_run_dir(args.project, args.name) if saving else None
     sink = Sink(run_dir, save_img=not args.nosave, save_txt=args.save_txt, save_conf=args.save_conf,

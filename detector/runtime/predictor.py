@@ -59,17 +59,21 @@ class Detector:
         """Whether ``replicas`` can run frames in parallel on this backend and device."""
         return hasattr(self.backend, "replica") and self.device.startswith("cpu")
 
+    def check_streams(self, n: int) -> None:
+        """Raise ValueError unless ``replicas(n)`` can run here."""
+        if n < 1:
+            raise ValueError(f"--streams must be at least 1, got {n}")
+        if n > 1 and not self.can_stream:
+            raise ValueError(f"--streams {n}: parallel streams need CPU inference on onnxruntime or torch "
+                             f"(here {self.backend.name} on {self.device})")
+
     def replicas(self, n: int) -> list["Detector"]:
         """``n`` detectors over this one's model, for ``n`` frames inferred at once: the CPU
         threads (``threads``, else every core) are split between them. On CPU that beats one
         multi-threaded inference at a time, whose threads idle at every small op."""
-        if n < 1:
-            raise ValueError(f"--streams must be at least 1, got {n}")
+        self.check_streams(n)
         if n == 1:
             return [self]
-        if not self.can_stream:
-            raise ValueError(f"--streams {n}: parallel streams need CPU inference on onnxruntime or torch "
-                             f"(here {self.backend.name} on {self.device})")
         per = max(1, (self.threads or os.cpu_count() or 1) // n)
         twins = []
         for _ in range(n):
