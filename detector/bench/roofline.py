@@ -93,8 +93,7 @@ def _opencv_fn(threads: int | None) -> Callable[[], object]:
 
 # Backend name -> builder of a zero-argument call running the conv once; set up the way the
 # runtime's backends set themselves up (same ORT session options, same OpenCV defaults).
-ROOFLINE_FNS = {"torch": _torch_fn, "onnxruntime": _ort_fn, "opencv": _opencv_fn,
-                "onnxruntime-spin": lambda threads: _ort_fn(threads, spin=True)}
+ROOFLINE_FNS = {"torch": _torch_fn, "onnxruntime": _ort_fn, "opencv": _opencv_fn}
 
 
 class RooflineProbe:
@@ -103,10 +102,13 @@ class RooflineProbe:
     conditions as the models (one early measurement on a shared machine can be 2x off)."""
 
     def __init__(self, backend: str, threads: int | None = None):
-        if backend not in ROOFLINE_FNS:
+        from .runners import resolve
+
+        runtime, options = resolve(backend)  # a bench variant runs its runtime with its options
+        if runtime not in ROOFLINE_FNS:
             raise ValueError(f"roofline: backend {backend!r} unknown; choose from {', '.join(ROOFLINE_FNS)}")
         self.backend, self.threads = backend, threads
-        self.fn = ROOFLINE_FNS[backend](threads)
+        self.fn = ROOFLINE_FNS[runtime](threads, **options)
         self.ms: list[float] = []
 
     def sample(self, runs: int, warmup: int = 0, tick: Callable[[], None] | None = None) -> None:

@@ -19,8 +19,9 @@ def add_parser(sub) -> None:
                "backbone:NAME (a bare backbone); MODEL@SIZE pins its size. "
                "Example: cspdet bench csppeleenet-efm-sam --img-size 320 --baseline darknet:yolov3-tiny@416")
     p.add_argument("models", nargs="*", metavar="MODEL", help="models to measure (see below)")
-    p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated, from {', '.join(CHOICES)} (onnxruntime-spin: ONNX Runtime "
-                        "with busy-waiting worker threads, as --spin in detect)")
+    p.add_argument("--backends", default=",".join(BACKENDS),
+                   help=f"comma-separated, from {', '.join(CHOICES)} (onnxruntime-spin: ONNX Runtime with "
+                        "busy-waiting worker threads, as --spin in detect)")
     p.add_argument("--img-size", type=int, nargs="+", metavar="N", help="input sizes (default: each model's own)")
     p.add_argument("--batch", type=int, default=1, help="images per inference call (times are per image)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for every library (default: physical cores)")

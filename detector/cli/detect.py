@@ -53,10 +53,7 @@ def run(args) -> int:
     from ..runtime.sinks import Sink, new_run_dir
     from ..runtime.sources import open_source
     from .common import detector_kwargs
-    from . import CLIError
 
-    if args.streams < 1:
-        raise CLIError(f"--streams must be at least 1, got {args.streams}")
     source = args.source or str(default_source())
     src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
     det = Detector(args.weights or default_weights(), **detector_kwargs(args))

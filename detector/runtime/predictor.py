@@ -70,7 +70,8 @@ class Detector:
     def replicas(self, n: int) -> list["Detector"]:
         """``n`` detectors over this one's model, for ``n`` frames inferred at once: the CPU
         threads (``threads``, else every core) are split between them. On CPU that beats one
-        multi-threaded inference at a time, whose threads idle at every small op."""
+        multi-threaded inference at a time, whose threads idle at every small op. Pair it with
+        ``end_streams()`` when the streams are done (``detect_stream`` does)."""
         self.check_streams(n)
         if n == 1:
             return [self]

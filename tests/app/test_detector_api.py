@@ -117,6 +117,7 @@ def test_replicas_run_in_parallel_threads_with_the_same_results(detectors, name,
     ref = [det.infer(b) for b in blobs]
     with ThreadPoolExecutor(2) as ex:
         out = list(ex.map(lambda ib: twins[ib[0] % 2].infer(ib[1]), enumerate(blobs)))
+    det.end_streams()  # every replicas() is paired with end_streams(), as detect_stream does
     for a, b in zip(ref, out):  # raw decoded rows: NMS would amplify 1e-7 differences in ties
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     assert det.replicas(1) == [det]

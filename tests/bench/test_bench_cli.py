@@ -14,8 +14,8 @@ def test_bench_all_backends_with_baseline_video_json_and_plot(tmp_path, darknet_
     out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
     argv = ["bench", "csppeleenet-prn", "--img-size", "96", "--runs", "3", "--warmup", "1", "--threads", "1",
             "--backends", "torch,onnxruntime,opencv", "--baseline", "darknet:yolov3-tiny@96",
-            "--video", str(clip), "--video-frames", "4", "--video-streams", "2", "--json", str(out_json), "--plot", str(out_png),
-            "--no-progress"]
+            "--video", str(clip), "--video-frames", "4", "--video-streams", "2", "--json", str(out_json),
+            "--plot", str(out_png), "--no-progress"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     for heading in ("Roofline", "Latency per image", "Speed vs baselines", "Video, end to end", "Summary"):
