@@ -13,8 +13,9 @@ from pathlib import Path
 import cv2
 
 from detector import Detector
+from detector.resources import default_weights_path
 
-BUNDLED = Path(__file__).resolve().parents[1] / "weights" / "cspdet-shapes.pt"
+BUNDLED = default_weights_path()
 SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 

@@ -8,13 +8,13 @@ Uses only the public API: ``detector.Detector`` and its results' ``plot()``. Pre
 """
 import argparse
 import time
-from pathlib import Path
 
 import cv2
 
 from detector import Detector
+from detector.resources import default_weights_path
 
-BUNDLED = Path(__file__).resolve().parents[1] / "weights" / "cspdet-shapes.pt"
+BUNDLED = default_weights_path()
 
 
 def main() -> None:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_WEIGHTS = REPO / "weights" / "cspdet-shapes.pt"
-DEFAULT_SOURCE = REPO / "demos" / "media"
+from ..resources import default_weights_path, demo_media_dir
+
+DEFAULT_WEIGHTS = default_weights_path()
+DEFAULT_SOURCE = demo_media_dir()
 FALLBACK_MODEL = "csppeleenet-efm-sam"
 
 

@@ -14,11 +14,12 @@ from typing import Any
 import yaml
 
 from ..data.coco import COCO_NAMES
+from ..resources import config_dir
 from .backbones import BACKBONES
 from .heads import HEADS
 from .necks import NECKS
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "models"
+CONFIG_DIR = config_dir()  # the shipped YAMLs: packaged in a wheel, configs/models in a checkout
 STAGES = {"backbone": BACKBONES, "neck": NECKS, "head": HEADS}
 DERIVED = {"in_specs", "num_classes"}  # filled by the builder, never written in a config
 
@@ -106,7 +107,7 @@ def config_from_dict(data: Any, source: str = "<config>") -> ModelConfig:
 
 
 def resolve_config_path(ref: str | Path) -> Path:
-    """A config path, or a bare name like ``csppeleenet-efm`` looked up in configs/models/."""
+    """A config path, or a bare name like ``csppeleenet-efm`` looked up among the shipped YAMLs."""
     path = Path(ref)
     if path.is_file():
         return path
