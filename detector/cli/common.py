@@ -32,13 +32,18 @@ def add_model_args(p) -> None:
     p.add_argument("--cfg", default=None, help="Darknet .cfg to go with --weights X.weights")
     p.add_argument("--backend", choices=["torch", "onnxruntime", "opencv", "tensorrt"],
                    help="runtime (default: from the --weights suffix; .pt/.yaml/.cfg -> torch, .onnx -> onnxruntime)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    add_device_arg(p)
     p.add_argument("--img-size", type=int, default=None, help="inference size (default: the model's)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
     p.add_argument("--half", action="store_true", help="FP16 inference on CUDA")
     p.add_argument("--spin", action="store_true",
                    help="ONNX Runtime: worker threads busy-wait between ops (lower latency on an otherwise idle "
                         "CPU; off by default because it starves other work on shared cores)")
+
+
+def add_device_arg(p) -> None:
+    p.add_argument("--device", default="", help="'' (default: CUDA when the runtime has it, else CPU), cpu, 0, "
+                                                "0,1 or cuda:N")
 
 
 def add_nms_args(p) -> None:

@@ -26,13 +26,14 @@ class Detector:
     from the suffix: torch, onnxruntime, opencv or tensorrt.
     """
 
-    def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "cpu",
+    def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",
                  img_size: int | None = None, conf_thres: float = 0.25, iou_thres: float = 0.45,
                  max_det: int = 300, classes: Sequence[int] | None = None, agnostic: bool = False,
                  threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False):
         self.backend = load_backend(weights, backend, device=device, threads=threads,
                                     img_size=img_size, cfg=cfg, half=half, spin=spin)
-        self.threads, self.device = threads, device
+        # the device the backend settled on ('' means auto: CUDA where that runtime has it)
+        self.threads, self.device = threads, str(getattr(self.backend, "device", device or "cpu"))
         self.names = list(self.backend.names)
         self.img_size = self._input_size(img_size)
         self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,

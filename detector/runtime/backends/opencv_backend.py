@@ -4,6 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ...devices import parse_device
 from .base import OnnxMeta, ensure_onnx
 
 
@@ -13,7 +14,7 @@ class OpenCVBackend:
 
     name = "opencv"
 
-    def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
+    def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
                  cfg=None, half: bool = False):
         path = ensure_onnx(path, img_size=img_size, cfg=cfg)
         self.meta = OnnxMeta(path)
@@ -22,6 +23,7 @@ class OpenCVBackend:
         if threads:
             cv2.setNumThreads(threads)
         self._path, self._device, self._half = str(path), device, half
+        self.device = "cpu"
         self.net = self._read_net()
         self.output_names = list(self.net.getUnconnectedOutLayersNames())
         self.names, self.spec = self.meta.names, self.meta.spec
@@ -33,9 +35,13 @@ class OpenCVBackend:
     def _read_net(self):
         net = cv2.dnn.readNetFromONNX(self._path)
         device = self._device
-        if device.startswith("cuda"):
+        gpus = parse_device(device)
+        if gpus == "auto" and cv2.cuda.getCudaEnabledDeviceCount() > 0:
+            gpus = [0]
+        if isinstance(gpus, list):
             if cv2.cuda.getCudaEnabledDeviceCount() == 0:
                 raise ValueError(f"--device {device}: this OpenCV build has no CUDA (pip's opencv-python never does)")
+            self.device = "cuda"
             net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
             net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA_FP16 if self._half else cv2.dnn.DNN_TARGET_CUDA)
         return net

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from ...devices import parse_device
 from .base import OnnxMeta, ensure_onnx
 
 
@@ -29,18 +30,23 @@ def session_options(threads: int | None, spin: bool = False):
 class ORTBackend:
     name = "onnxruntime"
 
-    def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
+    def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
                  cfg=None, half: bool = False, spin: bool = False):
         import onnxruntime as ort
 
         path = ensure_onnx(path, img_size=img_size, cfg=cfg)
         self.meta = OnnxMeta(path)
         providers = ["CPUExecutionProvider"]
-        if device.startswith("cuda"):
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
+        has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+        gpus = parse_device(device)
+        if gpus == "auto" and has_cuda:
+            gpus = [0]
+        if isinstance(gpus, list):
+            if not has_cuda:
                 raise ValueError(f"--device {device}: this onnxruntime has no CUDAExecutionProvider "
                                  "(install onnxruntime-gpu)")
-            providers.insert(0, ("CUDAExecutionProvider", {"device_id": int(device.partition(":")[2] or 0)}))
+            providers.insert(0, ("CUDAExecutionProvider", {"device_id": gpus[0]}))
+        self.device = f"cuda:{gpus[0]}" if isinstance(gpus, list) else "cpu"
         self._path, self._providers, self._spin = str(path), providers, spin
         self.session = ort.InferenceSession(self._path, session_options(threads, spin), providers=providers)
         self.input_name = self.session.get_inputs()[0].name

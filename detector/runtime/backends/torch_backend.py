@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import torch
 
+from ...devices import select_device
 from ...export import fold_bn
 from ...models.loading import load_detector
 from ..decode import HeadSpec, YOLODecoder
@@ -14,13 +15,11 @@ from ..decode import HeadSpec, YOLODecoder
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, path, *, device: str = "cpu", threads: int | None = None, img_size=None,
+    def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
                  cfg=None, half: bool = False):
         if threads:
             torch.set_num_threads(threads)
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available to this PyTorch build")
-        self.device = torch.device(device)
+        self.device = torch.device(select_device(device))
         model = load_detector(path, cfg=cfg)
         self.names = list(model.names)
         self.spec = HeadSpec.from_model(model)

@@ -48,8 +48,9 @@ class _Cuda:
 
 class TensorRTBackend:
     name = "tensorrt"
+    device = "cuda"  # an engine runs on the GPU it was built for
 
-    def __init__(self, path, *, device: str = "cuda", threads: int | None = None, img_size=None,
+    def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
                  cfg=None, half: bool = False):
         try:
             import tensorrt as trt
