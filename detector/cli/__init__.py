@@ -1,9 +1,17 @@
-"""The ``cspdet`` command: one parser, one module per subcommand (``add_parser`` + ``run``)."""
+"""The ``cspdet`` command: one parser, one module per subcommand (``add_parser`` + ``run``).
+
+Failures end as one line on stderr: exit 2 for a bad argument or input file, 1 for a failure
+while running (a full disk, a runtime's own error), 130 for Ctrl-C and 143 for SIGTERM. The
+traceback is shown only with ``--debug`` or ``CSPDET_DEBUG=1``.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
+import threading
 
 from .. import __version__
 
@@ -24,23 +32,116 @@ class CLIError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so every ``finally`` finalises its outputs as on Ctrl-C."""
+
+
+class Signals:
+    """SIGINT/SIGTERM handling for one ``main`` call.
+
+    Until the heavy modules are imported nothing has been written, so a signal then ends the
+    process at once: raising inside an import leaves a half-built module behind (numpy then fails
+    with an AttributeError instead of stopping). Afterwards a signal raises in the main thread,
+    so every ``finally`` finalises its outputs. ``received`` stays set: an interrupt that a
+    library swallowed and turned into another error still ends as an interrupt.
+    """
+
+    def __init__(self, name: str = "cspdet"):
+        self.name, self.importing, self.received, self.previous = name, True, None, {}
+
+    def __enter__(self) -> "Signals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        self.received = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        if self.importing:
+            sys.stderr.write(f"\n{self.name}: {'terminated' if signum == signal.SIGTERM else 'interrupted'}\n")
+            sys.stderr.flush()
+            os._exit(143 if signum == signal.SIGTERM else 130)
+        raise self.received
+
+    def imported(self) -> None:
+        """From here on a signal raises (see the class docstring)."""
+        self.importing = False
+
+
+def _preload() -> None:
+    """Import what every subcommand's run needs, while signals are deferred."""
+    import cv2  # noqa: F401
+    import numpy  # noqa: F401
+    import torch  # noqa: F401
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (the usage text is one ``--help`` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cspdet", description="Real-time CSPNet object detectors.")
+    parser = Parser(prog="cspdet", description="Real-time CSPNet object detectors.")
     parser.add_argument("--version", action="version", version=f"cspdet {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of a failure "
+                                                             "(also CSPDET_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         importlib.import_module(module).add_parser(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return 0
-    try:
-        return args.run(args) or 0
-    except (CLIError, FileNotFoundError, ValueError) as e:
-        print(f"cspdet {args.command}: error: {e}", file=sys.stderr)
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if isinstance(e, (CLIError, ValueError, FileNotFoundError)) else f"{type(e).__name__}: {text}"
+
+
+def exit_code(e: BaseException) -> int:
+    """2: the arguments or an input file are wrong; 1: the run failed while working."""
+    if isinstance(e, (CLIError, ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError)):
         return 2
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv[:1] or os.environ.get("CSPDET_DEBUG", "") not in ("", "0")
+    name = "cspdet"
+    with Signals() as signals:
+        try:
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as e:  # --help, --version and usage errors, as a status for callers of main()
+                return e.code if isinstance(e.code, int) else 2
+            if not args.command:
+                parser.print_help()
+                return 0
+            name, debug = f"cspdet {args.command}", debug or args.debug
+            signals.name = name
+            _preload()
+            signals.imported()
+            return args.run(args) or 0
+        except KeyboardInterrupt as e:
+            if debug:
+                raise
+            return _interrupted(name, e)
+        except Exception as e:
+            if debug:
+                raise
+            if signals.received is not None:
+                return _interrupted(name, signals.received)
+            print(f"{name}: error: {_one_line(e)}", file=sys.stderr)
+            return exit_code(e)
+
+
+def _interrupted(name: str, e: KeyboardInterrupt) -> int:
+    terminated = isinstance(e, Terminated)
+    print(f"{name}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+    return 143 if terminated else 130

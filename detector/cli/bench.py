@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .argtypes import img_size, nonnegative_int, positive_int, probability
+
 # detector.bench.runners.BACKENDS and CHOICES, without importing it for --help
 BACKENDS = ("torch", "onnxruntime", "opencv")
 CHOICES = BACKENDS + ("onnxruntime-spin",)
@@ -22,19 +24,19 @@ def add_parser(sub) -> None:
     p.add_argument("--backends", default=",".join(BACKENDS),
                    help=f"comma-separated, from {', '.join(CHOICES)} (onnxruntime-spin: ONNX Runtime with "
                         "busy-waiting worker threads, as --spin in detect)")
-    p.add_argument("--img-size", type=int, nargs="+", metavar="N", help="input sizes (default: each model's own)")
-    p.add_argument("--batch", type=int, default=1, help="images per inference call (times are per image)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for every library (default: physical cores)")
-    p.add_argument("--runs", type=int, default=50, help="timed passes per combination")
-    p.add_argument("--warmup", type=int, default=10, help="untimed passes first")
+    p.add_argument("--img-size", "--imgsz", "--img", type=img_size, nargs="+", metavar="N", help="input sizes (default: each model's own)")
+    p.add_argument("--batch", type=positive_int, default=1, help="images per inference call (times are per image)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for every library (default: physical cores)")
+    p.add_argument("--runs", type=positive_int, default=50, help="timed passes per combination")
+    p.add_argument("--warmup", type=nonnegative_int, default=10, help="untimed passes first")
     p.add_argument("--image", default=None, help="BGR image to letterbox (default: a synthetic 1280x720 frame)")
-    p.add_argument("--conf-thres", type=float, default=0.25, help="score threshold of the timed NMS")
+    p.add_argument("--conf-thres", type=probability, default=0.25, help="score threshold of the timed NMS")
     p.add_argument("--baseline", action="append", default=[], metavar="darknet:CFG[@SIZE]",
                    help="a Darknet cfg (path or name in $CSPDET_SHARED/darknet) run by OpenCV's Darknet importer "
                         "with random weights; repeatable")
     p.add_argument("--video", default=None, help="also time the end-to-end video pipeline on this file")
-    p.add_argument("--video-frames", type=int, default=100, help="frames of --video to run (default 100)")
-    p.add_argument("--video-streams", type=int, default=1, help="frames inferred at once in the --video pipeline, "
+    p.add_argument("--video-frames", type=positive_int, default=100, help="frames of --video to run (default 100)")
+    p.add_argument("--video-streams", type=positive_int, default=1, help="frames inferred at once in the --video pipeline, "
                                                                  "as detect --streams (default 1)")
     p.add_argument("--json", metavar="FILE", help="write every number and the machine facts as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="save fps and GFLOP/s bar charts")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..resources import default_weights_path, demo_media_dir
+from .argtypes import img_size, nonnegative_int, positive_int, probability
 
 DEFAULT_WEIGHTS = default_weights_path()
 DEFAULT_SOURCE = demo_media_dir()
@@ -33,8 +34,8 @@ def add_model_args(p) -> None:
     p.add_argument("--backend", choices=["torch", "onnxruntime", "opencv", "tensorrt"],
                    help="runtime (default: from the --weights suffix; .pt/.yaml/.cfg -> torch, .onnx -> onnxruntime)")
     add_device_arg(p)
-    p.add_argument("--img-size", type=int, default=None, help="inference size (default: the model's)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for the backend")
+    p.add_argument("--img-size", "--imgsz", "--img", type=img_size, default=None, help="inference size (default: the model's)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
     p.add_argument("--half", action="store_true", help="FP16 inference on CUDA")
     p.add_argument("--spin", action="store_true",
                    help="ONNX Runtime: worker threads busy-wait between ops (lower latency on an otherwise idle "
@@ -47,10 +48,10 @@ def add_device_arg(p) -> None:
 
 
 def add_nms_args(p) -> None:
-    p.add_argument("--conf-thres", type=float, default=0.25, help="score threshold (objectness x class)")
-    p.add_argument("--iou-thres", type=float, default=0.45, help="NMS IoU threshold")
-    p.add_argument("--max-det", type=int, default=300, help="maximum detections per image")
-    p.add_argument("--classes", type=int, nargs="+", default=None, help="keep only these class ids")
+    p.add_argument("--conf-thres", type=probability, default=0.25, help="score threshold (objectness x class)")
+    p.add_argument("--iou-thres", type=probability, default=0.45, help="NMS IoU threshold")
+    p.add_argument("--max-det", type=positive_int, default=300, help="maximum detections per image")
+    p.add_argument("--classes", type=nonnegative_int, nargs="+", default=None, help="keep only these class ids")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
 
 

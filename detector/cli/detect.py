@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+from .argtypes import positive_int
 from .common import add_model_args, add_nms_args, default_source, default_weights
 
 
@@ -17,8 +18,8 @@ def add_parser(sub) -> None:
                         "(default: the bundled demo media)")
     add_nms_args(p)
     p.add_argument("--recursive", action="store_true", help="search folders recursively")
-    p.add_argument("--vid-stride", type=int, default=1, help="keep every n-th video/stream frame")
-    p.add_argument("--streams", type=int, default=1,
+    p.add_argument("--vid-stride", type=positive_int, default=1, help="keep every n-th video/stream frame")
+    p.add_argument("--streams", type=positive_int, default=1,
                    help="frames inferred at once on CPU (onnxruntime, torch), the threads split between them: 2 "
                         "raises video/folder fps by about a quarter on 2 cores, at some latency per frame (default 1)")
     p.add_argument("--project", default="runs/detect", help="parent folder of run folders")
@@ -28,7 +29,7 @@ def add_parser(sub) -> None:
     p.add_argument("--save-json", action="store_true", help="save COCO results-format predictions.json")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
     p.add_argument("--show", action="store_true", help="show a live window with an fps overlay (q quits)")
-    p.add_argument("--line-width", type=int, default=None, help="box line width in pixels")
+    p.add_argument("--line-width", type=positive_int, default=None, help="box line width in pixels")
     p.add_argument("--hide-labels", action="store_true", help="draw boxes without labels")
     p.set_defaults(run=run)
 
@@ -46,24 +47,43 @@ class Stats:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
     from ..runtime.predictor import Detector
-    from ..runtime.pipeline import Worker, detect_stream
-    from ..runtime.sinks import Sink, new_run_dir
+    from ..runtime.sinks import Sink, new_run_dir, remove_if_empty
     from ..runtime.sources import open_source
     from .common import detector_kwargs
 
     source = args.source or str(default_source())
     src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
-    det = Detector(args.weights or default_weights(), **detector_kwargs(args))
-    det.check_streams(args.streams)  # before any output folder or progress bar
-    saving = not args.nosave or args.save_txt or args.save_json
-    run_dir = new_run_dir(args.project, args.name) if saving else None
-    sink = Sink(run_dir, save_img=not args.nosave, save_txt=args.save_txt, save_conf=args.save_conf,
-                save_json=args.save_json, fps=getattr(src, "fps", 30.0) / args.vid_stride) if saving else None
-    writer, stats, video = Worker(), Stats(), src.kind != "images"
+    run_dir = None
+    try:
+        det = Detector(args.weights or default_weights(), **detector_kwargs(args))
+        det.check_streams(args.streams)  # before any output folder or progress bar
+        saving = not args.nosave or args.save_txt or args.save_json
+        run_dir = new_run_dir(args.project, args.name) if saving else None
+        sink = Sink(run_dir, save_img=not args.nosave, save_txt=args.save_txt, save_conf=args.save_conf,
+                    save_json=args.save_json, fps=getattr(src, "fps", 30.0) / args.vid_stride) if saving else None
+        stats, wall, stopped = detect_loop(det, src, sink, source, args)
+    except BaseException:
+        remove_if_empty(run_dir)
+        raise
+    finally:
+        src.close()
+    print(f"{'Interrupted' if stopped else 'Done'}: {stats.line(wall)}")
+    if run_dir is not None:
+        print(f"Results saved to {run_dir}")
+    if stopped is not None:
+        raise stopped  # the CLI turns it into exit 130 / 143 after the summary
+    return 0
 
+
+def detect_loop(det, src, sink, source: str, args):
+    """Run the pipeline into ``sink``; on Ctrl-C/SIGTERM stop reading, finish the writes already
+    queued and finalise the outputs. Returns (stats, seconds, the interrupt or None)."""
+    from tqdm import tqdm
+
+    from ..runtime.pipeline import Worker, detect_stream
+
+    writer, stats, video, stopped = Worker(), Stats(), src.kind != "images", None
     t_start, fps_ema = time.perf_counter(), 0.0
     bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}",
                unit="image" if src.kind == "images" else "frame")
@@ -88,17 +108,16 @@ def run(args) -> int:
             if sink is not None:
                 writer.submit(lambda f=frame, r=res: sink.write(
                     f, r, None if args.nosave else r.plot(f.image, args.line_width, not args.hide_labels), video))
+    except KeyboardInterrupt as e:
+        stopped = e
     finally:
         bar.close()
-        src.close()
-        writer.close()
-        if sink is not None:
-            sink.close()
-    wall = time.perf_counter() - t_start
-    print(f"Done: {stats.line(wall)}")
-    if run_dir is not None:
-        print(f"Results saved to {run_dir}")
-    return 0
+        try:
+            writer.close()
+        finally:
+            if sink is not None:
+                sink.close()
+    return stats, time.perf_counter() - t_start, stopped
 
 
 def show(res, fps: float, args) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from .argtypes import img_size, positive_int
+
 DEFAULT_OPSET = 12
 MODEL_SUFFIXES = (".pt", ".yaml", ".yml", ".cfg", ".weights")
 
@@ -16,11 +18,11 @@ def add_parser(sub) -> None:
                    help="a cspdet .pt, a config YAML or name (random weights, for benchmarking), a Darknet "
                         ".cfg, or Darknet .weights with --cfg (default: the bundled weights)")
     p.add_argument("--cfg", default=None, help="Darknet .cfg: alone (random weights) or with --weights X.weights")
-    p.add_argument("--img-size", type=int, nargs="+", metavar="N",
+    p.add_argument("--img-size", "--imgsz", "--img", type=img_size, nargs="+", metavar="N",
                    help="input size N or H W (default: the model's)")
     p.add_argument("--opset", type=int, choices=[11, 12, 13], default=None,
                    help=f"ONNX opset (default {DEFAULT_OPSET}; 11 with --target jetson)")
-    p.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="static batch size (default 1)")
     p.add_argument("--dynamic", action="store_true", help="free batch, height and width (ONNX Runtime only)")
     p.add_argument("--raw", action="store_true",
                    help="output the raw head maps raw0, raw1.. instead of decoded [B, N, 5 + nc] rows")
@@ -33,7 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--int8", action="store_true",
                    help="statically quantised INT8 (QDQ, ONNX Runtime's quantiser), calibrated on --calib")
     p.add_argument("--calib", metavar="DIR", help="folder of calibration images for --int8")
-    p.add_argument("--calib-images", type=int, default=100, help="how many calibration images (default 100)")
+    p.add_argument("--calib-images", type=positive_int, default=100, help="how many calibration images (default 100)")
     p.add_argument("--half", action="store_true", help="FP16 weights (float32 input/output), for GPUs")
     p.set_defaults(run=run)
 
@@ -63,8 +65,6 @@ def check_options(args) -> int:
     """The opset to use, after refusing combinations a target cannot take."""
     from . import CLIError
 
-    if args.batch < 1:
-        raise CLIError(f"--batch must be at least 1, got {args.batch}")
     if args.int8 and args.half:
         raise CLIError("choose one of --int8 and --half")
     if args.int8 and not args.calib:

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from .argtypes import img_size as img_size_arg
+
 DEFAULT_CONFIG = "csppeleenet-efm-sam"
 
 
@@ -18,7 +20,7 @@ def add_parser(sub) -> None:
     src.add_argument("--cfg", help="a Darknet .cfg (counted exactly as Darknet builds it)")
     src.add_argument("--weights", help="a cspdet .pt checkpoint")
     p.add_argument("--classifier", action="store_true", help="with --backbone: add GAP + FC to 1000 classes")
-    p.add_argument("--img-size", type=int, nargs="+", metavar="N",
+    p.add_argument("--img-size", "--imgsz", "--img", type=img_size_arg, nargs="+", metavar="N",
                    help="input size N or H W (default: the config's, 224/256 for classifiers)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.add_argument("--no-layers", action="store_true", help="print totals only")

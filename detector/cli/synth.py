@@ -2,6 +2,8 @@
 training, validation and export can be tried end to end offline in minutes."""
 from __future__ import annotations
 
+from .argtypes import img_size, nonnegative_int, positive_float
+
 
 def add_parser(sub) -> None:
     from ..data.synthetic import DEFAULT_CLASSES, SHAPES
@@ -11,15 +13,15 @@ def add_parser(sub) -> None:
                                    "filled shapes in random colours, sizes and rotations on textured "
                                    "backgrounds. The same arguments give the same bytes.")
     p.add_argument("out", help="dataset folder (must be new or empty)")
-    p.add_argument("--train", type=int, default=1000, help="training images (default: 1000)")
-    p.add_argument("--val", type=int, default=200, help="validation images (default: 200)")
-    p.add_argument("--img-size", type=int, nargs="+", default=[360, 640], metavar="N",
+    p.add_argument("--train", type=nonnegative_int, default=1000, help="training images (default: 1000)")
+    p.add_argument("--val", type=nonnegative_int, default=200, help="validation images (default: 200)")
+    p.add_argument("--img-size", type=img_size, nargs="+", default=[360, 640], metavar="N",
                    help="image H W, or one N for square (default: 360 640, as the demo media)")
     p.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES), choices=SHAPES, metavar="SHAPE",
                    help=f"shape classes from {', '.join(SHAPES)} (default: {' '.join(DEFAULT_CLASSES)})")
-    p.add_argument("--objects", type=int, nargs=2, default=[2, 6], metavar=("MIN", "MAX"),
+    p.add_argument("--objects", type=nonnegative_int, nargs=2, default=[2, 6], metavar=("MIN", "MAX"),
                    help="objects per image (default: 2 6)")
-    p.add_argument("--sizes", type=float, nargs=2, default=[20, 90], metavar=("MIN", "MAX"),
+    p.add_argument("--sizes", type=positive_float, nargs=2, default=[20, 90], metavar=("MIN", "MAX"),
                    help="object extent in px per 256 px of the image's short side (default: 20 90)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=run)
@@ -40,8 +42,9 @@ def run(args) -> int:
         raise CLIError(f"--img-size {args.img_size}: give N or H W, each >= 32")
     if args.train < 1 or args.val < 1 or not 1 <= args.objects[0] <= args.objects[1]:
         raise CLIError("--train and --val must be >= 1 and --objects MIN MAX with 1 <= MIN <= MAX")
-    if not 0 < args.sizes[0] <= args.sizes[1]:
-        raise CLIError(f"--sizes {args.sizes}: need 0 < MIN <= MAX")
+    if not 0 < args.sizes[0] <= args.sizes[1] <= 256:
+        raise CLIError(f"--sizes {args.sizes[0]:g} {args.sizes[1]:g}: need 0 < MIN <= MAX <= 256 (px per 256 px of "
+                       "the short side: 256 is an object as large as the image)")
     hw = args.img_size * 2 if len(args.img_size) == 1 else args.img_size
     bar = tqdm(total=args.train + args.val, desc="synth", unit="img")
     yaml_path = make_synthetic_dataset(out, args.train, args.val, img_size=tuple(hw), seed=args.seed,

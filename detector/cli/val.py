@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from .argtypes import positive_int, probability
 from .common import add_model_args
 
 
@@ -12,20 +13,19 @@ def add_parser(sub) -> None:
     add_model_args(p)
     p.add_argument("--data", required=True, help="dataset YAML")
     p.add_argument("--split", default="val", help="which split of the YAML (default: val)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--conf-thres", type=float, default=0.001)
-    p.add_argument("--iou-thres", type=float, default=0.6)
-    p.add_argument("--max-det", type=int, default=300)
-    p.add_argument("--project", default="runs/val")
-    p.add_argument("--name", default="exp")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per inference call (default: 8)")
+    p.add_argument("--conf-thres", type=probability, default=0.001, help="score threshold (default: 0.001)")
+    p.add_argument("--iou-thres", type=probability, default=0.6, help="NMS IoU threshold (default: 0.6)")
+    p.add_argument("--max-det", type=positive_int, default=300, help="detections per image (default: 300)")
+    p.add_argument("--project", default="runs/val", help="parent folder of run folders (default: runs/val)")
+    p.add_argument("--name", default="exp", help="run folder name, never overwritten (default: exp)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from ..data import build_dataset, load_data_config
-    from ..engine.evaluate import coco_evaluate, yolo_to_coco_gt
     from ..runtime.predictor import Detector
-    from ..runtime.sinks import new_run_dir
+    from ..runtime.sinks import new_run_dir, remove_if_empty
     from .common import default_weights
 
     data = load_data_config(args.data)
@@ -36,20 +36,31 @@ def run(args) -> int:
     ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
     if len(det.names) != ds.nc:
         raise ValueError(f"--weights {weights}: model has {len(det.names)} classes, {args.data} has {ds.nc}")
-    dets = predict(det, ds, args.batch_size)
-    gt = yolo_to_coco_gt(ds.coco_items(), category_ids=ds.category_ids, names=ds.names)
-    metrics = coco_evaluate(gt, dets, table=True)
-    out = new_run_dir(args.project, args.name)
-    (out / "metrics.json").write_text(json.dumps({"weights": str(weights), "data": str(args.data),
-                                                 "split": args.split, **metrics}, indent=2))
-    (out / "predictions.json").write_text(json.dumps(dets))
-    from ..engine.evaluate import pr_curve
-    from ..engine.metrics import plot_pr_curve
-
-    plot_pr_curve(pr_curve(gt, dets), out / "PR_curve.png", names=dict(zip(ds.category_ids, ds.names)))
+    out = new_run_dir(args.project, args.name)  # before the work: a bad --project fails first
+    try:
+        metrics = evaluate_and_save(det, ds, args, out, weights)
+    except BaseException:
+        remove_if_empty(out)
+        raise
     print(f"AP50 {metrics['AP50']:.4f}  AP {metrics['AP']:.4f}; saved metrics.json, predictions.json, "
           f"PR_curve.png to {out}")
     return 0
+
+
+def evaluate_and_save(det, ds, args, out, weights) -> dict:
+    """Score ``det`` on ``ds``; write metrics.json, predictions.json and PR_curve.png into ``out``."""
+    from ..engine.evaluate import coco_evaluate, pr_curve, yolo_to_coco_gt
+    from ..engine.metrics import plot_pr_curve
+    from ..runtime.sinks import write_bytes
+
+    dets = predict(det, ds, args.batch_size)
+    gt = yolo_to_coco_gt(ds.coco_items(), category_ids=ds.category_ids, names=ds.names)
+    metrics = coco_evaluate(gt, dets, table=True)
+    summary = {"weights": str(weights), "data": str(args.data), "split": args.split, **metrics}
+    write_bytes(out / "metrics.json", json.dumps(summary, indent=2).encode())
+    write_bytes(out / "predictions.json", json.dumps(dets).encode())
+    plot_pr_curve(pr_curve(gt, dets), out / "PR_curve.png", names=dict(zip(ds.category_ids, ds.names)))
+    return metrics
 
 
 def predict(det, ds, batch_size: int) -> list[dict]:

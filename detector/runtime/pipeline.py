@@ -57,12 +57,16 @@ def prefetch(items: Iterable, fn: Callable, depth: int = 2) -> Iterator:
 
 
 class Worker:
-    """A single background thread consuming jobs in order (e.g. draw + encode + write)."""
+    """A single background thread consuming jobs in order (e.g. draw + encode + write).
+
+    After a job fails it runs no more jobs: ``submit`` and ``close`` re-raise that error. ``close``
+    waits in short slices, so Ctrl-C in the main thread is never stuck behind it.
+    """
 
     def __init__(self, depth: int = 4):
         self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
-        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t = threading.Thread(target=self._run, daemon=True, name="cspdet-writer")
         self.t.start()
 
     def _run(self):
@@ -70,19 +74,33 @@ class Worker:
             job = self.q.get()
             if job is _END:
                 return
+            if self.error is not None:
+                continue  # drain without running: the outputs after a failed write would be partial
             try:
                 job()
             except BaseException as e:
-                self.error = self.error or e
+                self.error = e
 
     def submit(self, job: Callable[[], None]) -> None:
         if self.error:
             raise self.error
-        self.q.put(job)
+        while True:
+            try:
+                self.q.put(job, timeout=0.1)
+                return
+            except queue.Full:
+                if not self.t.is_alive():
+                    raise RuntimeError("the writer thread ended unexpectedly") from self.error
 
     def close(self) -> None:
-        self.q.put(_END)
-        self.t.join()
+        while self.t.is_alive():
+            try:
+                self.q.put(_END, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        while self.t.is_alive():
+            self.t.join(0.1)
         if self.error:
             raise self.error
 

@@ -1,7 +1,14 @@
-"""Where results go: a fresh run folder (never overwriting), annotated media, YOLO txt, COCO JSON."""
+"""Where results go: a fresh run folder (never overwriting), annotated media, YOLO txt, COCO JSON.
+
+Every write is checked: a full disk or an unwritable folder stops the run with an ``OSError``
+naming the file, never a run that reports "saved" over files that are not there. Videos are
+closed (and so playable) by ``close()``, which ``cspdet detect`` calls however the run ends, and
+checked by reading their frame count back.
+"""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -9,57 +16,120 @@ import numpy as np
 
 from .results import Results
 
+ENCODABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
-def new_run_dir(project: str | Path = "runs/detect", name: str = "exp") -> Path:
-    """Create and return ``project/name``, or ``name2``, ``name3``... if taken (atomic mkdir)."""
+
+def new_run_dir(project: str | Path = "runs/detect", name: str = "exp", exist_ok: bool = False) -> Path:
+    """Create and return ``project/name``, or ``name2``, ``name3``... if taken (atomic mkdir);
+    ``exist_ok`` reuses ``project/name`` as it is (yolov5's ``--exist-ok``)."""
     project = Path(project)
-    project.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 10000):
-        path = project / (name if i == 1 else f"{name}{i}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
+    if project.exists() and not project.is_dir():
+        raise ValueError(f"--project {project}: is a file, not a folder")
+    try:
+        project.mkdir(parents=True, exist_ok=True)
+        if exist_ok:
+            (project / name).mkdir(exist_ok=True)
+            return project / name
+        for i in range(1, 10000):
+            path = project / (name if i == 1 else f"{name}{i}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
+    except PermissionError as e:
+        raise ValueError(f"--project {project}: cannot create a run folder there ({e.strerror})") from None
     raise RuntimeError(f"{project}: no free run folder name for {name!r}")
 
 
+def remove_if_empty(run_dir: Path | None) -> None:
+    """Drop a run folder that a failed run left with nothing in it."""
+    if run_dir is not None and run_dir.is_dir() and not any(p.is_file() for p in run_dir.rglob("*")):
+        for sub in sorted(run_dir.rglob("*"), reverse=True):
+            sub.rmdir()
+        run_dir.rmdir()
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` fully to ``path`` or raise an OSError that names it (ENOSPC included)."""
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        raise OSError(f"{path}: could not write {len(data)} bytes ({e.strerror or e})") from None
+
+
+def write_image(path: Path, img: np.ndarray) -> None:
+    ok, buf = cv2.imencode(path.suffix if path.suffix.lower() in ENCODABLE else ".jpg", img)
+    if not ok:
+        raise OSError(f"{path}: could not encode the annotated image")
+    write_bytes(path, buf.tobytes())
+
+
 class Sink:
-    """Writes one run's outputs into ``run_dir``; ``close()`` flushes videos and the JSON file."""
+    """Writes one run's outputs into ``run_dir``; ``close()`` finalises videos and the JSON file."""
 
     def __init__(self, run_dir: Path, *, save_img: bool = True, save_txt: bool = False,
                  save_conf: bool = False, save_json: bool = False, fps: float = 30.0):
         self.dir, self.save_img, self.save_txt = run_dir, save_img, save_txt
-        self.save_conf, self.save_json, self.fps = save_conf, save_json, fps
-        self.writers: dict[str, cv2.VideoWriter] = {}
+        self.save_conf, self.save_json, self.fps = save_conf, save_json, fps if fps > 0 else 30.0
+        self.writers: dict[str, tuple[cv2.VideoWriter, Path, list[int]]] = {}
         self.coco: list[dict] = []
+        self.written = 0
         if save_txt:
             (run_dir / "labels").mkdir(exist_ok=True)
 
     def write(self, frame, result: Results, annotated: np.ndarray | None, video: bool) -> None:
-        stem = Path(frame.name).stem
-        label_stem = f"{stem}_{frame.index}" if video else stem
+        """``frame.name`` may hold folders (a recursive source): outputs mirror them."""
+        rel = Path(frame.name)
+        label_rel = rel.with_name(f"{rel.stem}_{frame.index}") if video else rel.with_suffix("")
         if self.save_img and annotated is not None:
             if video:
                 self._video(frame.name, annotated)
             else:
-                cv2.imwrite(str(self.dir / frame.name), annotated)
+                out = self.dir / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                write_image(out, annotated)
         if self.save_txt:
             lines = result.yolo_lines(frame.image.shape, self.save_conf)
-            (self.dir / "labels" / f"{label_stem}.txt").write_text("".join(ln + "\n" for ln in lines))
+            out = self.dir / "labels" / f"{label_rel.as_posix()}.txt"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes(out, "".join(ln + "\n" for ln in lines).encode())
         if self.save_json:
-            image_id = int(stem) if stem.isdigit() and not video else label_stem
-            self.coco.extend(result.coco(image_id))
+            stem = label_rel.as_posix()
+            self.coco.extend(result.coco(int(stem) if stem.isdigit() and not video else stem))
+        self.written += 1
 
     def _video(self, name: str, img: np.ndarray) -> None:
         if name not in self.writers:
             path = self.dir / (Path(name).stem + ".mp4")
+            path.parent.mkdir(parents=True, exist_ok=True)
             h, w = img.shape[:2]
-            self.writers[name] = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-        self.writers[name].write(img)
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not writer.isOpened():
+                raise OSError(f"{path}: cannot open a video writer (folder not writable, or no mp4v encoder)")
+            self.writers[name] = (writer, path, [0])
+        writer, _, count = self.writers[name]
+        writer.write(img)
+        count[0] += 1
 
     def close(self) -> None:
-        for w in self.writers.values():
-            w.release()
+        """Finalise every video (then check it holds the frames written) and the JSON file."""
+        errors = []
+        for writer, path, (count,) in self.writers.values():
+            writer.release()
+            cap = cv2.VideoCapture(str(path))
+            found = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            cap.release()
+            if found < count:
+                errors.append(f"{path}: {count} frames written but the file holds {found} (disk full?)")
+        self.writers.clear()
         if self.save_json:
-            (self.dir / "predictions.json").write_text(json.dumps(self.coco))
+            try:
+                write_bytes(self.dir / "predictions.json", json.dumps(self.coco).encode())
+            except OSError as e:
+                errors.append(str(e))
+        if errors:
+            raise OSError("; ".join(errors))

@@ -50,7 +50,7 @@ def test_detect_video_with_two_streams_matches_one(model_files, video_file, tmp_
     assert [p.read_text() for p in one] == [p.read_text() for p in two]
     assert main(argv + ["--streams", "0"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--streams must be at least 1, got 0" in err and "\n" not in err
+    assert "argument --streams: must be at least 1, got 0" in err and "\n" not in err
     assert main(argv + ["--streams", "2", "--backend", "opencv", "--name", "cv"]) == 2
     err = capsys.readouterr().err.strip()
     assert "parallel streams need CPU inference on onnxruntime or torch (here opencv on cpu)" in err

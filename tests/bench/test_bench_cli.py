@@ -90,7 +90,7 @@ def test_bench_measures_onnxruntime_spinning_beside_the_default(tmp_path):
     (["bench", "classifier:resnet9000"], "unknown backbone"),
     (["bench", "csppeleenet-prn", "--baseline", "yolov3-tiny"], "--baseline yolov3-tiny"),
     (["bench", "csppeleenet-prn", "--baseline", "darknet:not-a-cfg"], "--baseline darknet:not-a-cfg"),
-    (["bench", "csppeleenet-prn", "--runs", "0"], "--runs must be at least 1"),
+    (["bench", "csppeleenet-prn", "--runs", "0"], "argument --runs: must be at least 1"),
     (["bench", "csppeleenet-prn", "--video", "nope.mp4"], "--video nope.mp4: no such file"),
 ])
 def test_bench_bad_arguments_are_one_line(argv, needle, capsys):

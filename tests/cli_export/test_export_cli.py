@@ -172,8 +172,8 @@ def test_jetson_refusal_names_the_ops_and_keeps_the_old_file(tmp_path, monkeypat
     (["--weights", "csppeleenet-prn", "--target", "jetson", "--opset", "13"], "drop --opset 13"),
     (["--weights", "csppeleenet-prn", "--target", "jetson", "--dynamic"], "static shapes and batch 1"),
     (["--weights", "csppeleenet-prn", "--target", "jetson", "--batch", "2"], "static shapes and batch 1"),
-    (["--weights", "csppeleenet-prn", "--batch", "0"], "--batch must be at least 1"),
-    (["--weights", "csppeleenet-prn", "--img-size", "16"], "--img-size takes N or H W of at least 32"),
+    (["--weights", "csppeleenet-prn", "--batch", "0"], "argument --batch: must be at least 1"),
+    (["--weights", "csppeleenet-prn", "--img-size", "16"], "must be between 32 and 8192, got 16"),
     (["--weights", "nope-config"], "nope-config"),
 ])
 def test_user_errors_are_one_line(args, message, capsys):

@@ -1,0 +1,85 @@
+"""Ctrl-C and SIGTERM at random moments: the run ends within 2 s with its outputs finalised and
+its summary printed, exit 130 / 143, and never a traceback or a hang."""
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from tests.robustness.helpers import video_frames, write_video
+
+GRACE_S = 2.0
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("video") / "long.mp4", frames=1500)
+
+
+class Run:
+    """A CLI subprocess whose stderr is read as it comes, to know when its frame loop started."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([sys.executable, "-m", "detector", *map(str, args)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.err, self.looping = [], threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for chunk in iter(lambda: self.proc.stderr.read(64), ""):
+            self.err.append(chunk)
+            if "frame/s" in chunk or "frame]" in chunk:
+                self.looping.set()
+
+    def stop(self, sig, delay: float):
+        """Send ``sig`` after ``delay`` s; (seconds until exit, stdout, stderr)."""
+        time.sleep(delay)
+        assert self.proc.poll() is None, "finished before the signal; make the input longer"
+        sent = time.monotonic()
+        self.proc.send_signal(sig)
+        try:
+            out = self.proc.stdout.read()
+            self.proc.wait(timeout=GRACE_S + 10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"no exit {GRACE_S + 10} s after signal {sig}") from None
+        took = time.monotonic() - sent
+        self.reader.join(5)
+        return took, out, "".join(self.err)
+
+
+def check_exit(run, took, err, sig):
+    assert "Traceback" not in err, err
+    assert took < GRACE_S, f"took {took:.2f} s to stop"
+    assert run.proc.returncode == (143 if sig == signal.SIGTERM else 130), (run.proc.returncode, err[-500:])
+
+
+@pytest.mark.parametrize("trial", range(14))
+def test_detect_interrupted_in_its_frame_loop(long_video, tmp_path, trial):
+    rng = random.Random(trial)
+    sig = signal.SIGTERM if trial % 4 == 3 else signal.SIGINT
+    run = Run("detect", "--source", long_video, "--project", tmp_path, "--save-txt", "--save-json")
+    assert run.looping.wait(120), "".join(run.err)
+    took, out, err = run.stop(sig, rng.uniform(0.0, 1.5))
+    check_exit(run, took, err, sig)
+    assert "Interrupted:" in out and "Results saved to" in out, out  # the summary, then the exit code
+    exp = tmp_path / "exp"
+    labels = len(list((exp / "labels").glob("*.txt")))
+    assert (exp / "predictions.json").is_file()
+    assert labels > 0 and video_frames(exp / "long.mp4") == labels  # the video is finalised and complete
+
+
+@pytest.mark.parametrize("trial", range(6))
+def test_detect_interrupted_while_starting(long_video, tmp_path, trial):
+    rng = random.Random(100 + trial)
+    sig = signal.SIGTERM if trial % 2 else signal.SIGINT
+    run = Run("detect", "--source", long_video, "--project", tmp_path)
+    took, _, err = run.stop(sig, rng.uniform(0.2, 1.5))
+    check_exit(run, took, err, sig)
+    exp = tmp_path / "exp"
+    if not run.looping.is_set():  # stopped before any frame: no folder of nothing is left behind
+        assert not exp.exists() or any(p.is_file() for p in exp.rglob("*"))
