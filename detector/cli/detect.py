@@ -52,6 +52,8 @@ def run(args) -> int:
     from ..runtime.sources import open_source
     from .common import detector_kwargs
 
+    if args.show:
+        check_display()
     source = args.source or str(default_source())
     src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
     run_dir = None
@@ -118,6 +120,21 @@ def detect_loop(det, src, sink, source: str, args):
             if sink is not None:
                 sink.close()
     return stats, time.perf_counter() - t_start, stopped
+
+
+def check_display() -> None:
+    """--show needs a window: refuse at the start, not with Qt's abort (exit 134) at the first frame."""
+    import os
+
+    import cv2
+
+    from . import CLIError
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise CLIError("--show needs a display (DISPLAY is not set); run without --show, the results are saved")
+    gui = cv2.getBuildInformation().partition("GUI:")[2].partition("\n")[0].strip()
+    if gui == "NONE":
+        raise CLIError("--show needs OpenCV with a GUI (opencv-python-headless has none)")
 
 
 def show(res, fps: float, args) -> bool:

@@ -155,12 +155,16 @@ def summary(out: Path, source: str, opset: int, args) -> list[str]:
 
 def run(args) -> int:
     from ..models.loading import load_detector
+    from . import CLIError
     from .info import img_size
 
     source, cfg = model_source(args)
     opset = check_options(args)
     model = load_detector(source, cfg=cfg)
     hw = img_size(args, getattr(model, "img_size", None) or 416)
+    stride = max(model.strides)
+    if hw[0] % stride or hw[1] % stride:
+        raise CLIError(f"--img-size {hw[0]} {hw[1]}: each side must be a multiple of the model's stride {stride}")
     out = output_path(args, source, hw)
     if args.int8 or args.half:
         write_reduced(model, out, hw, opset, args)

@@ -105,7 +105,12 @@ def read_metadata(source) -> dict[str, Any]:
     elif isinstance(source, bytes):
         proto = onnx.load_from_string(source)
     else:
-        proto = onnx.load(str(source), load_external_data=False)
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"{source}: no such ONNX file")
+        try:
+            proto = onnx.load(str(source), load_external_data=False)
+        except Exception as e:  # protobuf raises DecodeError and friends for a file that is not ONNX
+            raise ValueError(f"{source}: not a readable ONNX model ({type(e).__name__})") from None
     meta = {p.key: p.value for p in proto.metadata_props}
     return {k: json.loads(v) if k in JSON_KEYS else v for k, v in meta.items()}
 

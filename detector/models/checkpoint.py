@@ -49,7 +49,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or foreign files
         raise ValueError(f"{path}: not a readable cspdet checkpoint ({type(e).__name__}: "
-                         f"{str(e).splitlines()[0][:120]})") from None
+                         f"{(str(e).splitlines() or ['empty or truncated file'])[0][:120]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path}: not a cspdet checkpoint (no 'format: {FORMAT}' entry)")
     if ckpt.get("version", 0) > VERSION:

@@ -52,12 +52,17 @@ class TensorRTBackend:
 
     def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
                  cfg=None, half: bool = False):
+        path = Path(path)
+        if path.suffix.lower() not in (".engine", ".trt"):
+            raise ValueError(f"--backend tensorrt runs TensorRT .engine files, not {path.name}; build one from an "
+                             "ONNX export with trtexec (docs/jetson.md)")
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such TensorRT engine")
         try:
             import tensorrt as trt
         except ImportError:
             raise ImportError("the tensorrt backend needs the `tensorrt` Python module (JetPack ships it; "
                               "on x86 install TensorRT) and pycuda") from None
-        path = Path(path)
         meta = sidecar(path)
         self.spec = HeadSpec.from_dict(meta)
         self.names = list(meta.get("names") or [f"class{i}" for i in range(self.spec.num_classes)])
