@@ -3,7 +3,8 @@
 MODEL is ``[KIND:]SOURCE[@SIZE]``:
 
 - a config YAML path or name, a cspdet ``.pt``, a Darknet ``.cfg`` (random weights) or
-  ``.weights``: a detector, run through the runtime's backends;
+  ``.weights``, or a zoo name (``cspdet models``; fetched on first use): a detector, run
+  through the runtime's backends;
 - an ``.onnx`` file (its static size is its only size);
 - ``classifier:NAME`` / ``backbone:NAME``: the paper's ImageNet classifier over backbone NAME
   (GAP + FC, as Table 1 counts it) or the bare backbone, exported to ONNX for ORT/OpenCV;
@@ -79,7 +80,9 @@ def parse_model(text: str) -> ModelSpec:
     if name and len(kind) > 1 and not Path(base).exists():  # "c:\\x" stays a path
         raise ValueError(f"MODEL {text}: unknown prefix {kind!r} (known: {', '.join(NET_PREFIXES)}; "
                          "Darknet baselines go in --baseline darknet:CFG)")
-    path = Path(base)
+    from ..models.zoo import resolve_weights
+
+    path = Path(resolve_weights(base)[0])  # a zoo name -> its cached .weights (cfg beside) or .pt
     suffix = path.suffix.lower()
     if suffix == ".onnx" or suffix in DETECTOR_FILES:
         if not path.is_file():

@@ -25,6 +25,7 @@ COMMANDS = {
     "export": "detector.cli.export",
     "bench": "detector.cli.bench",
     "synth": "detector.cli.synth",
+    "models": "detector.cli.models",
 }
 
 

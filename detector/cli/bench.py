@@ -17,7 +17,8 @@ def add_parser(sub) -> None:
         description="Time pre-processing (letterbox of a 720p frame), inference and post-processing (NMS at "
                     "--conf-thres) for every MODEL x backend x size, with GFLOPs, achieved GFLOP/s and each "
                     "backend's roofline (one 128->128 3x3 conv at 80x80).",
-        epilog="MODEL: a config name/YAML, .pt, .onnx, Darknet .cfg (random weights), classifier:NAME or "
+        epilog="MODEL: a config name/YAML, .pt, .onnx, Darknet .cfg (random weights), an official model by name "
+               "(cspdet models), classifier:NAME or "
                "backbone:NAME (a bare backbone); MODEL@SIZE pins its size. "
                "Example: cspdet bench csppeleenet-efm-sam --img-size 320 --baseline darknet:yolov3-tiny@416")
     p.add_argument("models", nargs="*", metavar="MODEL", help="models to measure (see below)")

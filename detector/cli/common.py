@@ -28,8 +28,9 @@ def default_source() -> Path:
 
 def add_model_args(p) -> None:
     p.add_argument("--weights", default=None,
-                   help="model: .pt, .onnx, .engine, a config YAML/name (random weights), or Darknet "
-                        ".cfg/.weights (default: the bundled weights/cspdet-shapes.pt)")
+                   help="model: .pt, .onnx, .engine, a config YAML/name (random weights), Darknet "
+                        ".cfg/.weights, or an official model by name (cspdet models; downloaded on first "
+                        "use) (default: the bundled weights/cspdet-shapes.pt)")
     p.add_argument("--cfg", default=None, help="Darknet .cfg to go with --weights X.weights")
     p.add_argument("--backend", choices=["torch", "onnxruntime", "opencv", "tensorrt"],
                    help="runtime (default: from the --weights suffix; .pt/.yaml/.cfg -> torch, .onnx -> onnxruntime)")

@@ -10,7 +10,9 @@ def add_parser(sub) -> None:
                                    "official Darknet model, or write a Darknet-architecture .pt back to "
                                    ".weights. Loading checks the float count against the cfg exactly.")
     p.add_argument("--cfg", help="Darknet .cfg (needed with .weights input)")
-    p.add_argument("--weights", required=True, help="Darknet .weights, or a cspdet .pt to export to .weights")
+    p.add_argument("--weights", required=True,
+                   help="Darknet .weights, an official model by name (cspdet models), or a cspdet .pt to "
+                        "export to .weights")
     p.add_argument("--names", help="class names file, one per line (e.g. coco.names)")
     p.add_argument("-o", "--output", required=True, help="output .pt or .weights")
     p.add_argument("--force", action="store_true", help="overwrite the output if it exists")

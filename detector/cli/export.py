@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
                                    "letterbox settings in the metadata. Never overwrites without --force.")
     p.add_argument("--weights", default=None,
                    help="a cspdet .pt, a config YAML or name (random weights, for benchmarking), a Darknet "
-                        ".cfg, or Darknet .weights with --cfg (default: the bundled weights)")
+                        ".cfg, Darknet .weights with --cfg, or an official model by name (cspdet models) "
+                        "(default: the bundled weights)")
     p.add_argument("--cfg", default=None, help="Darknet .cfg: alone (random weights) or with --weights X.weights")
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, nargs="+", metavar="N",
                    help="input size N or H W (default: the model's)")

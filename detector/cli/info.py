@@ -18,7 +18,7 @@ def add_parser(sub) -> None:
     src.add_argument("--config", help=f"model YAML path or name in configs/models (default: {DEFAULT_CONFIG})")
     src.add_argument("--backbone", help="a backbone name, e.g. csppeleenet (with --classifier: ImageNet classifier)")
     src.add_argument("--cfg", help="a Darknet .cfg (counted exactly as Darknet builds it)")
-    src.add_argument("--weights", help="a cspdet .pt checkpoint")
+    src.add_argument("--weights", help="a cspdet .pt checkpoint or an official model by name (cspdet models)")
     p.add_argument("--classifier", action="store_true", help="with --backbone: add GAP + FC to 1000 classes")
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size_arg, nargs="+", metavar="N",
                    help="input size N or H W (default: the config's, 224/256 for classifiers)")

@@ -115,7 +115,8 @@ def resolve_config_path(ref: str | Path) -> Path:
     if candidate.is_file():
         return candidate
     known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) if CONFIG_DIR.is_dir() else []
-    raise FileNotFoundError(f"model config '{ref}' not found (a .yaml path, or one of: {', '.join(known)})")
+    raise FileNotFoundError(f"model config '{ref}' not found (a .yaml path, or one of: {', '.join(known)}; "
+                            "pretrained models by name: cspdet models)")
 
 
 def load_config(ref: str | Path) -> ModelConfig:

@@ -5,7 +5,9 @@
   benchmarking and export tests;
 - ``x.cfg``: a Darknet cfg with seeded random weights;
 - ``x.weights`` (with ``cfg=`` or a same-named ``.cfg`` beside it), or ``cfg=x.cfg`` with
-  ``weights=x.weights``: an official Darknet model, loaded exactly.
+  ``weights=x.weights``: an official Darknet model, loaded exactly;
+- a zoo name (``yolov4``, ``cspdet-shapes``, ... see ``cspdet models``): the cached official
+  files, downloaded on first use (``zoo.resolve_weights``).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import torch.nn as nn
 from .checkpoint import load_checkpoint
 from .config import config_from_dict, load_config
 from .detector import YOLODetector
+from .zoo import resolve_weights
 
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -47,6 +50,7 @@ def model_from_arch(arch: dict, names: list[str] | None, source: str) -> nn.Modu
 def load_detector(weights: str | Path, *, cfg: str | Path | None = None,
                   names: list[str] | None = None, seed: int = 0) -> nn.Module:
     """Build a detector in eval mode from any supported source (see module docstring)."""
+    weights, cfg = resolve_weights(weights, cfg)
     path = Path(weights)
     suffix = path.suffix.lower()
     if suffix == ".pt":

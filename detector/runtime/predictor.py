@@ -21,9 +21,10 @@ class Detector:
     """Load a model once, then ``det(img)`` for a BGR array or a path (-> Results) or a list of
     them (-> list of Results). Boxes come back in original-image pixels.
 
-    ``weights``: a .pt checkpoint, .onnx, .engine, a YAML config or name (random weights), or a
-    Darknet .cfg / .weights (pass ``cfg=`` with .weights). ``backend`` overrides the choice made
-    from the suffix: torch, onnxruntime, opencv or tensorrt.
+    ``weights``: a .pt checkpoint, .onnx, .engine, a YAML config or name (random weights), a
+    Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
+    (``cspdet models``; fetched into the cache on first use). ``backend`` overrides the choice
+    made from the suffix: torch, onnxruntime, opencv or tensorrt.
     """
 
     def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",

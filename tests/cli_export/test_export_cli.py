@@ -13,42 +13,10 @@ from detector.export import check_jetson_graph, read_metadata
 from detector.models import build_model
 from detector.models.checkpoint import save_checkpoint
 from detector.models.loading import load_detector
+from tests.darknet.helpers import tiny_cfg
 from tests.export.helpers import run_ort, torch_decoded
 
-TINY_CFG = """[net]
-width=64
-height=64
-channels=3
-
-[convolutional]
-batch_normalize=1
-filters=8
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-batch_normalize=1
-filters=16
-size=3
-stride=2
-pad=1
-activation=leaky
-
-[convolutional]
-size=1
-stride=1
-pad=1
-filters=21
-activation=linear
-
-[yolo]
-mask=0,1,2
-anchors=10,14, 23,27, 37,58
-classes=2
-num=3
-"""
+TINY_CFG = tiny_cfg(classes=2)
 
 
 def dims(value_info) -> list:

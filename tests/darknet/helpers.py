@@ -46,6 +46,44 @@ def darknet_cfg(name: str) -> Path:
     return path
 
 
+def tiny_cfg(classes: int = 2) -> str:
+    """A three-conv, one-[yolo] Darknet detector cfg at 64x64 (a few KB of weights)."""
+    return """[net]
+width=64
+height=64
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=8
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+batch_normalize=1
+filters=16
+size=3
+stride=2
+pad=1
+activation=leaky
+
+[convolutional]
+size=1
+stride=1
+pad=1
+filters={filters}
+activation=linear
+
+[yolo]
+mask=0,1,2
+anchors=10,14, 23,27, 37,58
+classes={classes}
+num=3
+""".format(filters=3 * (5 + classes), classes=classes)
+
+
 def randomize(model: DarknetModel, x: torch.Tensor, seed: int) -> None:
     """Give ``model`` random weights that keep activations O(1) through deep nets.
 

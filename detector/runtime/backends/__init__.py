@@ -40,7 +40,11 @@ def backend_for(path: str | Path, backend: str | None = None) -> str:
 
 
 def load_backend(path: str | Path, backend: str | None = None, **kwargs):
-    """Build the backend for ``path`` (see module docstring for the keyword arguments)."""
+    """Build the backend for ``path`` (see module docstring for the keyword arguments); a zoo
+    name is fetched first and becomes its cached Darknet files."""
+    from ...models.zoo import resolve_weights
+
+    path, kwargs["cfg"] = resolve_weights(path, kwargs.get("cfg"))
     name = backend_for(path, backend)
     if kwargs.pop("spin", False):
         if name != "onnxruntime":

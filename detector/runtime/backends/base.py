@@ -55,7 +55,9 @@ def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) ->
 
     from ...export import export_onnx
     from ...models.loading import load_detector
+    from ...models.zoo import resolve_weights
 
+    path, cfg = resolve_weights(path, cfg)
     path = Path(path)
     if path.suffix.lower() == ONNX_FAMILY_SUFFIX:
         return path
