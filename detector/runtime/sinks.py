@@ -10,10 +10,14 @@ import numpy as np
 from .results import Results
 
 
-def new_run_dir(project: str | Path = "runs/detect", name: str = "exp") -> Path:
-    """Create and return ``project/name``, or ``name2``, ``name3``... if taken (atomic mkdir)."""
+def new_run_dir(project: str | Path = "runs/detect", name: str = "exp", exist_ok: bool = False) -> Path:
+    """Create and return ``project/name``, or ``name2``, ``name3``... if taken (atomic mkdir);
+    with ``exist_ok`` (yolov5's ``--exist-ok``), ``project/name`` even if it exists."""
     project = Path(project)
     project.mkdir(parents=True, exist_ok=True)
+    if exist_ok:
+        (project / name).mkdir(exist_ok=True)
+        return project / name
     for i in range(1, 10000):
         path = project / (name if i == 1 else f"{name}{i}")
         try:

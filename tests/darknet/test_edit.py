@@ -31,7 +31,8 @@ def test_set_classes_changes_only_classes_and_the_feeding_filters(name):
 
 def test_missing_classes_key_is_written_after_the_header(shared):
     # Darknet's default is 20 classes: 3 * (20 + 5) = 75 filters.
-    text = (shared / "darknet" / "yolov3-tiny.cfg").read_text().replace("classes=80", "").replace("filters=255", "filters=75")
+    text = (shared / "darknet" / "yolov3-tiny.cfg").read_text()
+    text = text.replace("classes=80", "").replace("filters=255", "filters=75")
     new = set_classes(text, 2, "tiny")
     model = DarknetDetector(new, "tiny")
     assert model.num_classes == 2 and [y.classes for y in model.yolo] == [2, 2]
