@@ -8,7 +8,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("convert", help="convert Darknet .cfg/.weights to a cspdet .pt (and back)",
                        description="Write a cspdet checkpoint (model config, class names, weights) from an "
                                    "official Darknet model, or write a Darknet-architecture .pt back to "
-                                   ".weights. Loading checks the float count against the cfg exactly.")
+                                   ".weights, with its .cfg and .names beside it (X.weights -> X.cfg, X.names: "
+                                   "a fine-tuned model's cfg has its own class count). Loading checks the float "
+                                   "count against the cfg exactly.")
     p.add_argument("--cfg", help="Darknet .cfg (needed with .weights input)")
     p.add_argument("--weights", required=True,
                    help="Darknet .weights, an official model by name (cspdet models), or a cspdet .pt to "
@@ -34,10 +36,19 @@ def run(args) -> int:
     if out.suffix == ".weights":
         if not hasattr(model, "save_darknet_weights"):
             raise CLIError(f"-o {out}: only Darknet-architecture models can be written as .weights")
+        companions = {out.with_suffix(".cfg"): model.cfg_text, out.with_suffix(".names"): "".join(
+            f"{n}\n" for n in model.names)}
+        for path, text in companions.items():  # the same text already there is no conflict
+            if path.exists() and not args.force and path.read_text() != text:
+                raise CLIError(f"-o {out}: {path.name} beside it exists with other content (pass --force to overwrite)")
         model.save_darknet_weights(out)
+        for path, text in companions.items():
+            path.write_text(text)
     elif out.suffix == ".pt":
         save_checkpoint(out, model)
     else:
         raise CLIError(f"-o {out}: output must end in .pt or .weights")
-    print(f"wrote {out} ({model.num_classes} classes, {sum(p.numel() for p in model.parameters()):,} parameters)")
+    beside = f" and {out.stem}.cfg/.names beside it" if out.suffix == ".weights" else ""
+    params = sum(p.numel() for p in model.parameters())
+    print(f"wrote {out}{beside} ({model.num_classes} classes, {params:,} parameters)")
     return 0

@@ -5,7 +5,16 @@ from dataclasses import fields
 
 # flag -> (type, help); defaults come from TrainConfig so there is one source of truth.
 FLAGS = {
-    "model": (str, "model YAML/name to train from scratch, or a .pt to fine-tune"),
+    "weights": (str, "start from these weights: a cspdet .pt, a Darknet .weights (with --cfg) or a model name; "
+                     "a head is rebuilt when the data has other classes, and the run says how many tensors it "
+                     "loaded and re-initialised. Not given: train --cfg from scratch"),
+    "cfg": (str, "architecture: a model YAML or name, or a Darknet .cfg; alone it trains from scratch, with "
+                 "--weights X.weights it is the cfg those weights belong to (its class count as trained)"),
+    "model": (str, "the older spelling: a .pt/.weights is read as --weights, a YAML/name/.cfg as --cfg"),
+    "freeze": (str, "N or 'backbone': keep the first N units fixed (no gradient, BN statistics kept). A unit is a "
+                    "cfg layer for Darknet models (layers 0..N-1), a backbone stage (stem, stage1, ...) for YAML "
+                    "models; 'backbone' is all of a YAML backbone, or a Darknet cfg's layers before its neck "
+                    "branches off the deepest feature (SPP included: 116 for yolov4, 13 for yolov3-tiny)"),
     "data": (str, "dataset YAML (YOLO layout or COCO JSON)"),
     "epochs": (int, "epochs"), "batch_size": (int, "batch size per process"),
     "img_size": (int, "training and validation size"), "nbs": (int, "nominal batch (gradient accumulation)"),
@@ -18,12 +27,15 @@ FLAGS = {
     "iou_thresh": (float, "extra anchors above this IoU also learn a GT (Darknet iou_thresh)"),
     "label_smoothing": (float, "class label smoothing"), "mosaic": (float, "mosaic probability"),
     "workers": (int, "data loader workers"), "seed": (int, "random seed"), "device": (str, "cpu or cuda"),
-    "project": (str, "parent folder of run folders"), "name": (str, "run folder name (never overwritten)"),
+    "project": (str, "parent folder of run folders"),
+    "name": (str, "run folder name (an existing one gets a number: exp2, exp3...; see --exist-ok)"),
     "val_interval": (int, "validate every N epochs"),
 }
 SWITCHES = {"multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
             "no_ema": "train without EMA weights", "no_amp": "no mixed precision on CUDA",
-            "no_nesterov": "plain momentum"}
+            "no_nesterov": "plain momentum",
+            "exist_ok": "write into project/name even if it exists (its results.csv starts afresh)"}
+ALIASES = {"img_size": ["--imgsz", "--img"]}  # yolov5's spellings
 
 
 def add_parser(sub) -> None:
@@ -31,16 +43,20 @@ def add_parser(sub) -> None:
 
     defaults = TrainConfig()
     p = sub.add_parser("train", help="train a detector (resumable; torchrun for DDP)",
-                       description="Train on a dataset YAML. Writes runs/train/expN with weights/last.pt, "
-                                   "weights/best.pt, results.csv, results.png and PR_curve.png.")
+                       description="Train on a dataset YAML, from scratch (--cfg) or from weights (--weights), as "
+                                   "yolov5 does. Writes runs/train/expN with opt.yaml, hyp.yaml, weights/last.pt, "
+                                   "weights/best.pt, results.csv, results.png and PR_curve.png, and one line per "
+                                   "epoch on screen.")
     for name, (typ, text) in FLAGS.items():
-        p.add_argument("--" + name.replace("_", "-"), type=typ, default=getattr(defaults, name),
-                       help=f"{text} (default: {getattr(defaults, name)})")
+        # default None: config_from_args tells a flag given from one left out (--hyp fills those)
+        p.add_argument("--" + name.replace("_", "-"), *ALIASES.get(name, []), type=typ, default=None,
+                       help=f"{text} (default: {'none' if getattr(defaults, name) == '' else getattr(defaults, name)})")
     for name, text in SWITCHES.items():
         p.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
     p.add_argument("--hyp", metavar="HYP.yaml",
-                   help="augmentation hyper-parameters overriding the defaults (yolov5's hsv_h, hsv_s, hsv_v, "
-                        "degrees, translate, scale, shear, flipud, fliplr)")
+                   help="augmentation and loss hyper-parameters overriding the defaults (yolov5's hsv_h, hsv_s, "
+                        "hsv_v, degrees, translate, scale, shear, flipud, fliplr; mosaic, box, box_gain, obj_gain, "
+                        "cls_gain, iou_thresh, label_smoothing, where a flag given wins); a run's hyp.yaml reads back")
     p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its weights/last.pt")
     p.set_defaults(run=run)
 
@@ -48,19 +64,28 @@ def add_parser(sub) -> None:
 def config_from_args(args):
     from ..engine.train import TrainConfig
 
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     values.update(ema=not args.no_ema, amp=not args.no_amp, nesterov=not args.no_nesterov)
     if getattr(args, "hyp", None):
-        values["augment"] = read_hyp(args.hyp)
-    return TrainConfig(**values)
+        augment, train = read_hyp(args.hyp)
+        values["augment"] = augment
+        values.update({k: v for k, v in train.items() if k not in values})  # a flag given wins
+    try:
+        return TrainConfig(**values)
+    except ValueError as e:
+        from . import CLIError
+
+        raise CLIError(str(e)) from None
 
 
-def read_hyp(path: str) -> dict:
-    """A hyp YAML -> {key: number}. yolov5's hyp files also hold optimiser and loss keys; those
-    are named here so the user moves them to their flags instead of losing them silently."""
+def read_hyp(path: str) -> tuple[dict, dict]:
+    """A hyp YAML -> (augmentation {key: number}, TrainConfig values for mosaic and the loss keys).
+    yolov5's hyp files also hold optimiser keys; those are named here so the user moves them to
+    their flags instead of losing them silently."""
     import yaml
 
     from ..data import AugmentConfig
+    from ..engine.train import LOSS_KEYS
     from . import CLIError
 
     try:
@@ -71,15 +96,17 @@ def read_hyp(path: str) -> dict:
     if not isinstance(hyp, dict):
         raise CLIError(f"--hyp {path}: expected a mapping of key: value")
     known = {f.name for f in fields(AugmentConfig)} - {"mosaic"}
-    unknown = sorted(set(hyp) - known)
+    train_keys = {"mosaic", *LOSS_KEYS}
+    unknown = sorted(set(hyp) - known - train_keys)
     if unknown:
-        raise CLIError(f"--hyp {path}: unknown key(s) {unknown}; it takes {sorted(known)} "
-                       "(learning rate, loss gains and mosaic have their own flags)")
+        raise CLIError(f"--hyp {path}: unknown key(s) {unknown}; it takes {sorted(known | train_keys)} "
+                       "(learning rate and optimiser settings have their own flags)")
+    augment = {k: v for k, v in hyp.items() if k in known}
     try:
-        AugmentConfig(**hyp)
+        AugmentConfig(**augment, mosaic=hyp.get("mosaic", 1.0))
     except (TypeError, ValueError) as e:
         raise CLIError(f"--hyp {path}: {e}") from None
-    return hyp
+    return augment, {k: v for k, v in hyp.items() if k in train_keys}
 
 
 def run(args) -> int:

@@ -8,13 +8,15 @@ import torch
 
 from ..data.coco import COCO_NAMES
 from .cfg import parse_cfg_text
+from .edit import backbone_length, set_classes
 from .model import DarknetModel
 from .weights import load_weights, save_weights
 
 
 class DarknetDetector(DarknetModel):
     """``DarknetModel`` plus ``names``, ``strides``, ``anchors``, ``scale_x_y``, ``new_coords``,
-    ``num_classes``, ``img_size`` and ``describe()`` (the cfg text, for ``.pt`` checkpoints)."""
+    ``num_classes``, ``img_size`` and ``describe()`` (the cfg text, for ``.pt`` checkpoints); and
+    what training needs: ``with_classes``, ``freeze_units``, ``backbone_units``, ``reset_head_bias``."""
 
     def __init__(self, cfg_text: str, source: str = "<cfg>", *, names: list[str] | None = None):
         super().__init__(parse_cfg_text(cfg_text, source))
@@ -55,6 +57,30 @@ class DarknetDetector(DarknetModel):
 
     def describe(self) -> dict:
         return {"type": "darknet", "cfg": self.cfg_text, "source": os.path.basename(self.cfg.source)}
+
+    def with_classes(self, names: list[str]) -> "DarknetDetector":
+        """The same cfg with its ``[yolo]`` heads (and the convs feeding them) rewritten for
+        ``names``; new random weights, head biases at the training prior."""
+        model = DarknetDetector(set_classes(self.cfg_text, len(names), self.cfg.source), self.cfg.source, names=names)
+        model.reset_head_bias()
+        return model
+
+    def freeze_units(self) -> list[tuple[str, torch.nn.Module]]:
+        """What ``--freeze N`` counts: the cfg layers, by index."""
+        return [(f"{i} {spec.type}", block) for i, (spec, block) in enumerate(zip(self.layers, self.blocks))]
+
+    @property
+    def backbone_units(self) -> int:
+        """Leading layers that form the backbone (``edit.backbone_length``)."""
+        return backbone_length(self.layers, self.input_size, self.cfg.source)
+
+    def reset_head_bias(self) -> None:
+        """yolov5's objectness/class prior on the conv feeding each ``[yolo]``, at the cfg's size."""
+        from ..models.heads.yolo import prior_bias
+
+        for y in self.yolo:
+            prior_bias(self.blocks[self.layers[y.index].sources[0]][0], y.num_anchors, y.classes, y.stride,
+                       self.img_size)
 
     def load_darknet_weights(self, path: str | os.PathLike):
         return load_weights(self, path)

@@ -5,7 +5,8 @@ Choices, each one of the options those sources offer:
 - Assignment: Darknet's (``assign.py``): best anchor over all levels plus every anchor with shape
   IoU > ``iou_thresh`` (0.213), at the cell holding the centre.
 - Box: CIoU (yolov4 cfg, default), GIoU, or the paper's MSE on (tx, ty, tw, th) weighted by
-  (2 - w * h). Boxes are decoded exactly as ``detector.runtime.decode`` decodes them.
+  (2 - w * h). Boxes are decoded exactly as ``detector.runtime.decode`` decodes them, with
+  ``scale_x_y`` and, for ``new_coords`` heads (YOLOv4-CSP), maps that are logistic already.
 - Objectness: BCE on every cell and anchor; an assigned one's target is
   ``(1 - obj_iou_ratio) + obj_iou_ratio * IoU`` with the box loss's IoU (CIoU/GIoU, plain IoU for
   MSE) detached and clamped to >= 0 -- yolov5's choice (ratio 1) because it ties the confidence
@@ -40,29 +41,38 @@ MAX_T_WH = math.log(1e3)
 
 
 def head_spec(model) -> HeadSpec:
-    """A YOLODetector (``strides``, ``anchors``, ``scale_x_y``, ``num_classes``) or a HeadSpec -> HeadSpec."""
+    """A detector (``strides``, ``anchors``, ``num_classes``, optionally ``scale_x_y`` and
+    ``new_coords``: a YOLODetector or DarknetDetector) or a HeadSpec -> HeadSpec."""
     if isinstance(model, HeadSpec):
         return model
     for name in ("strides", "anchors", "num_classes"):
         if not hasattr(model, name):
             raise ValueError(f"YOLOLoss: model has no '{name}'; pass a YOLODetector or a HeadSpec")
-    if any(getattr(model, "new_coords", ())):
-        raise ValueError("YOLOLoss: model uses new_coords (Scaled-YOLOv4 boxes), which this loss does not implement")
-    scale = getattr(model, "scale_x_y", None) or [1.0] * len(model.strides)
-    return HeadSpec.from_dict({"strides": list(model.strides), "anchors": [a.tolist() for a in model.anchors],
-                               "scale_x_y": list(scale), "num_classes": int(model.num_classes)})
+    return HeadSpec.from_model(model)
 
 
 def decode_boxes(t: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, anchor: torch.Tensor,
-                 stride: float, scale_x_y: float) -> torch.Tensor:
+                 stride: float, scale_x_y: float, new_coords: bool = False) -> torch.Tensor:
     """Raw (tx, ty, tw, th) [n, 4] at cells (gx, gy) [n] with anchors [n, 2] -> cx, cy, w, h [n, 4]
     in input pixels, the decoder's formula: xy = (sigmoid(t) * k - (k - 1) / 2 + cell) * stride,
-    wh = exp(t) * anchor (t_wh clamped in value at MAX_T_WH)."""
+    wh = exp(t) * anchor (t_wh clamped in value at MAX_T_WH). With ``new_coords`` t holds
+    logistic values v already: xy = (v * k - (k - 1) / 2 + cell) * stride, wh = (2 v)^2 * anchor."""
     cell = torch.stack([gx, gy], 1).to(t.dtype)
+    if new_coords:
+        xy = (t[:, 0:2] * scale_x_y - (scale_x_y - 1) / 2 + cell) * stride
+        return torch.cat([xy, (2 * t[:, 2:4]) ** 2 * anchor], 1)
     xy = (t[:, 0:2].sigmoid() * scale_x_y - (scale_x_y - 1) / 2 + cell) * stride
     twh = t[:, 2:4]
     twh = twh - (twh - twh.clamp(max=MAX_T_WH)).detach()  # straight through: bounded value, gradient kept
     return torch.cat([xy, twh.exp() * anchor], 1)
+
+
+def prob_logit(v: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Probabilities -> logits, so a new_coords map's objectness and classes go through the same
+    BCE-with-logits as everyone else's: its gradient in v is Darknet's (v - t) / (v (1 - v)),
+    and the clamp keeps a saturated v finite (its logistic passes no gradient there anyway)."""
+    v = v.clamp(eps, 1 - eps)
+    return torch.log(v) - torch.log1p(-v)
 
 
 class YOLOLoss(nn.Module):
@@ -119,6 +129,8 @@ class YOLOLoss(nn.Module):
         lbox, lobj, lcls = (torch.zeros((), device=device) for _ in range(3))
         for level, (p, t) in enumerate(zip(maps, assigned)):
             p = p.reshape(bs, len(self.anchors[level]), self.spec.num_outputs, *p.shape[2:]).permute(0, 1, 3, 4, 2)
+            if self.spec.new_coords:
+                p = torch.cat([p[..., :4], prob_logit(p[..., 4:])], -1)
             tobj = torch.zeros(p.shape[:4], device=device)
             if len(t):
                 ps = p[t.b, t.a, t.gy, t.gx].float()  # [n, 5 + nc]
@@ -150,18 +162,19 @@ class YOLOLoss(nn.Module):
     def box_loss(self, ps: torch.Tensor, t: LevelTargets, level: int,
                  img_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Assigned predictions ps [n, 5 + nc] -> (mean box loss [], box quality [n] for objectness)."""
-        stride, k = self.spec.strides[level], self.spec.scale_x_y[level]
+        stride, k, new = self.spec.strides[level], self.spec.scale_x_y[level], self.spec.new_coords
         anchor = t.anchor.to(ps.dtype)
-        pbox = decode_boxes(ps[:, :4], t.gx, t.gy, anchor, stride, k)
+        pbox = decode_boxes(ps[:, :4], t.gx, t.gy, anchor, stride, k, new)
         if self.box != "mse":
             iou = bbox_iou(pbox, t.box, self.box)
             return (1.0 - iou).mean(), iou
         # Darknet's delta_yolo_box: xy compared after the logistic (and scale_x_y) as offsets in
-        # the cell, wh as raw logs of size / anchor; weight 2 - w * h favours small boxes.
+        # the cell, wh as raw logs of size / anchor (new_coords: v = sqrt(size / anchor) / 2, the
+        # inverse of (2 v)^2); weight 2 - w * h favours small boxes.
         cell = torch.stack([t.gx, t.gy], 1).to(ps.dtype)
         txy = t.box[:, :2] / stride - cell
-        twh = torch.log(t.box[:, 2:] / anchor)
-        pxy = ps[:, 0:2].sigmoid() * k - (k - 1) / 2
+        twh = (t.box[:, 2:] / anchor).sqrt() / 2 if new else torch.log(t.box[:, 2:] / anchor)
+        pxy = (ps[:, 0:2] if new else ps[:, 0:2].sigmoid()) * k - (k - 1) / 2
         area = t.box[:, 2] * t.box[:, 3] / (img_size[0] * img_size[1])  # normalised, as Darknet's truth.w * truth.h
         err = ((pxy - txy) ** 2).sum(1) + ((ps[:, 2:4] - twh) ** 2).sum(1)
         with torch.no_grad():
@@ -192,7 +205,8 @@ class YOLOLoss(nn.Module):
             anchor = self.anchors[level].to(p.device)[None, :, None, None].expand(bs, na, gh, gw, 2)
             cells = [c[None, None].expand(bs, na, gh, gw).reshape(-1) for c in (gx, gy)]
             boxes = decode_boxes(p[..., :4].reshape(-1, 4).float(), *cells, anchor.reshape(-1, 2),
-                                 self.spec.strides[level], self.spec.scale_x_y[level]).view(bs, -1, 4)
+                                 self.spec.strides[level], self.spec.scale_x_y[level],
+                                 self.spec.new_coords).view(bs, -1, 4)
             scale = torch.tensor([img_size[1], img_size[0]] * 2, device=p.device, dtype=torch.float32)
             gt_xyxy = xywh_to_xyxy(targets[:, 2:6] * scale)
             weight = torch.ones(bs, na * gh * gw, device=p.device)

@@ -8,10 +8,13 @@ COLUMNS = ["epoch", "train/box", "train/obj", "train/cls", "lr", "AP50", "AP", "
 
 
 class ResultsLog:
-    def __init__(self, run_dir: Path):
+    """``keep``: a resumed run continues its own history; a new one (even in a reused
+    ``--exist-ok`` folder) starts an empty table."""
+
+    def __init__(self, run_dir: Path, keep: bool = True):
         self.path = Path(run_dir) / "results.csv"
         self.rows: list[dict] = []
-        if self.path.is_file():  # a resumed run appends to its own history
+        if keep and self.path.is_file():
             with self.path.open() as f:
                 self.rows = [{k: float(v) if v not in ("", None) else None for k, v in r.items()}
                              for r in csv.DictReader(f)]

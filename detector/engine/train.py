@@ -11,11 +11,13 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.distributed as dist
+import yaml
 from tqdm import tqdm
 
 from ..data import AugmentConfig, build_dataset, create_dataloader, load_data_config
 from ..models.checkpoint import atomic_save, load_checkpoint
-from ..models.loading import load_detector, model_from_arch
+from ..models.loading import model_from_arch
+from .finetune import DEFAULT_ARCH, WEIGHT_SUFFIXES, freeze, frozen_eval, initial_model
 from .loss import YOLOLoss
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
 from .results_log import ResultsLog
@@ -26,7 +28,10 @@ from .validate import evaluate_model
 class TrainConfig:
     """Everything a run depends on; saved in every checkpoint so ``--resume`` needs nothing else."""
 
-    model: str = "csppeleenet-efm"
+    weights: str = ""             # start from: a .pt, a Darknet .weights (with cfg) or a name; "" = scratch
+    cfg: str = ""                 # architecture: model YAML/name or Darknet .cfg; "" = the weights' own
+    model: str = ""               # the old --model: a .pt/.weights goes to weights, anything else to cfg
+    freeze: str = ""              # N (first N Darknet layers / backbone stages) or "backbone"
     data: str = ""
     epochs: int = 100
     batch_size: int = 16
@@ -59,8 +64,32 @@ class TrainConfig:
     device: str = "cpu"
     project: str = "runs/train"
     name: str = "exp"
+    exist_ok: bool = False        # reuse project/name instead of making name2, name3...
     val_interval: int = 1
     val_batch_size: int = 0       # 0: same as batch_size
+
+    def __post_init__(self):
+        if self.model:  # --model stays an alias: a .pt/.weights is --weights, a YAML/name/.cfg is --cfg
+            slot = "weights" if Path(self.model).suffix.lower() in WEIGHT_SUFFIXES else "cfg"
+            if getattr(self, slot):
+                raise ValueError(f"--model {self.model}: an alias of --{slot}, which is given too; give one")
+            setattr(self, slot, self.model)
+            self.model = ""
+        if not self.weights and not self.cfg:
+            self.cfg = DEFAULT_ARCH
+
+    @property
+    def label(self) -> str:
+        """The model's name in messages: the weights' file stem, else the architecture's."""
+        return Path(self.weights or self.cfg).stem
+
+
+LOSS_KEYS = ("box", "box_gain", "obj_gain", "cls_gain", "iou_thresh", "label_smoothing")
+
+
+def hyp_dict(cfg: TrainConfig) -> dict:
+    """The run's augmentation and loss hyper-parameters, as ``hyp.yaml`` holds them (``--hyp`` reads it back)."""
+    return {**asdict(augment_config(cfg)), **{k: getattr(cfg, k) for k in LOSS_KEYS}}
 
 
 def augment_config(cfg: TrainConfig) -> AugmentConfig:
@@ -104,7 +133,7 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, *, run_dir: Path | None = None, checkpoint: dict | None = None,
                  callbacks: dict[str, Callable] | None = None):
-        self.cfg, self.callbacks = cfg, callbacks or {}
+        self.cfg, self.callbacks, self.resumed = cfg, callbacks or {}, checkpoint is not None
         self.rank, self.local_rank, self.world = ddp_env()
         self.device = self._setup_device()
         torch.manual_seed(cfg.seed + self.rank)
@@ -158,30 +187,20 @@ class Trainer:
             model = model_from_arch(checkpoint["arch"], checkpoint["names"], "checkpoint")
             model.load_state_dict(checkpoint["model"])
         else:
-            model = load_detector(self.cfg.model)
-            if model.num_classes != len(self.names):
-                model = self._with_classes(model)
+            model, report = initial_model(self.cfg.weights, self.cfg.cfg, self.names)
+            if report and self.main:
+                print(report)
         model.names = list(self.names)
+        self.frozen = freeze(model, self.cfg.freeze)
+        if self.frozen and self.main:
+            n = sum(p.numel() for _, u in self.frozen for p in u.parameters())
+            print(f"freeze {self.cfg.freeze}: {len(self.frozen)} units ({self.frozen[0][0]} ... {self.frozen[-1][0]}), "
+                  f"{n:,} parameters fixed")
         if self.cfg.sync_bn and self.world > 1:
             if not self.cfg.device.startswith("cuda"):
                 raise ValueError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel)")
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return model.to(self.device).train()
-
-    def _with_classes(self, model):
-        """The same architecture with a head for this dataset's classes (backbone and neck kept)."""
-        from ..models.config import config_from_dict
-        from ..models.detector import YOLODetector
-
-        if not isinstance(model, YOLODetector):
-            raise ValueError(f"--model {self.cfg.model}: predicts {model.num_classes} classes but the data has "
-                             f"{len(self.names)}; retraining Darknet models on other classes is not supported")
-        d = model.config.to_dict()
-        d.update(num_classes=len(self.names), names=list(self.names))
-        new = YOLODetector(config_from_dict(d, self.cfg.model))
-        state = {k: v for k, v in model.state_dict().items() if not k.startswith("head.")}
-        new.load_state_dict(state, strict=False)
-        return new
 
     def _build_loss(self) -> YOLOLoss:
         cfg, m = self.cfg, unwrap(self.model)
@@ -206,7 +225,7 @@ class Trainer:
         """Continue the run whose ``last.pt`` is ``path`` (same run folder, same settings)."""
         ckpt = load_checkpoint(path)
         if "train" not in ckpt:
-            raise ValueError(f"{path}: not a training checkpoint (no optimizer state); train from it with --model")
+            raise ValueError(f"{path}: not a training checkpoint (no optimizer state); train from it with --weights")
         cfg = TrainConfig(**{f.name: ckpt["train"][f.name] for f in fields(TrainConfig) if f.name in ckpt["train"]})
         if ckpt["epoch"] + 1 >= cfg.epochs:
             raise ValueError(f"{path}: that run already finished all {cfg.epochs} epochs")
@@ -217,17 +236,10 @@ class Trainer:
         """Train the remaining epochs; returns the last validation metrics (rank 0)."""
         cfg = self.cfg
         if self.main:
-            if self.run_dir is None:
-                from ..runtime.sinks import new_run_dir
-
-                self.run_dir = new_run_dir(cfg.project, cfg.name)
-            (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
-            self.log = ResultsLog(self.run_dir)
-            print(f"training {Path(cfg.model).stem} on {len(self.train_ds)} images ({len(self.names)} classes), "
-                  f"{cfg.epochs} epochs, batch {cfg.batch_size} x {self.world} x accumulate {self.accumulate}, "
-                  f"device {self.device}; results in {self.run_dir}")
+            self.start_run()
         metrics, t0, first = {}, time.time(), self.epoch
         for self.epoch in range(self.epoch, cfg.epochs):
+            t_epoch = time.time()
             losses, lr = self.train_one_epoch()
             if self.main:
                 last = self.epoch + 1 == cfg.epochs
@@ -237,6 +249,7 @@ class Trainer:
                 self.best = max(self.best, fitness)
                 self.log.add(self.epoch, losses, lr, metrics)
                 self.save(is_best)
+                print(self.epoch_line(losses, lr, metrics, time.time() - t_epoch))
             if "epoch_end" in self.callbacks:
                 self.callbacks["epoch_end"](self)
         if self.main:
@@ -247,9 +260,32 @@ class Trainer:
             dist.barrier()
         return metrics
 
+    def start_run(self) -> None:
+        """Rank 0: the run folder, ``opt.yaml`` and ``hyp.yaml`` (what the run was asked to do), the log."""
+        cfg = self.cfg
+        if self.run_dir is None:
+            from ..runtime.sinks import new_run_dir
+
+            self.run_dir = new_run_dir(cfg.project, cfg.name, exist_ok=cfg.exist_ok)
+        (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "opt.yaml").write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+        (self.run_dir / "hyp.yaml").write_text(yaml.safe_dump(hyp_dict(cfg), sort_keys=False))
+        self.log = ResultsLog(self.run_dir, keep=self.resumed)
+        print(f"training {cfg.label} on {len(self.train_ds)} images ({len(self.names)} classes), "
+              f"{cfg.epochs} epochs, batch {cfg.batch_size} x {self.world} x accumulate {self.accumulate}, "
+              f"device {self.device}; results in {self.run_dir}")
+
+    def epoch_line(self, losses: list[float], lr: float, metrics: dict, seconds: float) -> str:
+        """The line each epoch leaves on screen (the progress bar above it vanishes)."""
+        ap = (f"AP50 {metrics['AP50']:.4f}  AP {metrics['AP']:.4f}" if metrics else "AP50   -     AP   -   ")
+        width = len(str(self.cfg.epochs))
+        return (f"epoch {self.epoch + 1:>{width}}/{self.cfg.epochs}  box {losses[0]:.4f}  obj {losses[1]:.4f}  "
+                f"cls {losses[2]:.4f}  {ap}  lr {lr:.2e}  {seconds:.1f}s")
+
     def train_one_epoch(self) -> tuple[list[float], float]:
         cfg, model = self.cfg, self.model
         model.train()
+        frozen_eval(self.frozen)
         self.loader.set_epoch(self.epoch)
         nb = len(self.loader)
         total_steps = cfg.epochs * nb

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .config import STAGES, ModelConfig, load_config
+from .config import STAGES, ModelConfig, config_from_dict, load_config
 
 
 class YOLODetector(nn.Module):
@@ -51,6 +51,23 @@ class YOLODetector(nn.Module):
     def describe(self) -> dict:
         """What a checkpoint needs to rebuild this model (plain data)."""
         return {"type": "yaml", "config": self.config.to_dict()}
+
+    def with_classes(self, names: list[str]) -> "YOLODetector":
+        """The same config with a head for ``names``; new random weights."""
+        d = self.config.to_dict()
+        d.update(num_classes=len(names), names=list(names))
+        return YOLODetector(config_from_dict(d, f"{self.config.name} with {len(names)} classes"))
+
+    def freeze_units(self) -> list[tuple[str, nn.Module]]:
+        """What ``--freeze N`` counts: the backbone's stages (stem, stage1, ...)."""
+        return [(f"backbone.{name}", stage) for name, stage in self.backbone.stages.items()]
+
+    @property
+    def backbone_units(self) -> int:
+        return len(self.backbone.stages)
+
+    def reset_head_bias(self) -> None:
+        self.head.reset_bias()
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.head(self.neck(self.backbone(x)))

@@ -38,6 +38,13 @@ def shared_cfg_names() -> list[str]:
     return found or KNOWN_CFGS
 
 
+def detector_cfg_names() -> list[str]:
+    """The shared cfgs that end in ``[yolo]`` heads (the known ones when the folder is missing)."""
+    found = [n for n in shared_cfg_names() if (shared_dir() / "darknet" / n).is_file()
+             and "[yolo]" in (shared_dir() / "darknet" / n).read_text()]
+    return found or [n for n in KNOWN_CFGS if n.startswith("yolo") or "panet" in n]
+
+
 def darknet_cfg(name: str) -> Path:
     """Path of a cfg in shared/darknet, skipping the test when it is not there."""
     path = shared_dir() / "darknet" / name

@@ -1,5 +1,6 @@
 """YOLOLoss: hand-computed values, decoder parity, learning, edge cases, determinism."""
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -44,18 +45,42 @@ def test_total_is_scaled_by_batch_size_and_gains():
     assert not items.requires_grad and total.requires_grad
 
 
-def test_loss_box_path_matches_the_runtime_decoder():
-    # Every (level, anchor, cell) of random maps through decode_boxes equals detector.runtime.decode.
-    maps = random_maps(SMALL, batch=2, std=1.5)
-    ref = decode([m.numpy() for m in maps], SMALL)  # [B, N, 5 + nc], rows (level, anchor, y, x)
+@pytest.mark.parametrize("new_coords", [False, True])
+def test_loss_box_path_matches_the_runtime_decoder(new_coords):
+    # Every (level, anchor, cell) of random maps through decode_boxes equals detector.runtime.decode;
+    # new_coords (YOLOv4-CSP) maps are logistic values, as its conv's activation makes them.
+    spec = replace(SMALL, new_coords=new_coords)
+    maps = random_maps(spec, batch=2, std=1.5)
+    maps = [m.sigmoid() for m in maps] if new_coords else maps
+    ref = decode([m.numpy() for m in maps], spec)  # [B, N, 5 + nc], rows (level, anchor, y, x)
     ours = []
-    for level, (p, anchors) in enumerate(zip(maps, SMALL.anchors)):
-        v = anchor_view(p, SMALL, level)
+    for level, (p, anchors) in enumerate(zip(maps, spec.anchors)):
+        v = anchor_view(p, spec, level)
         b, a, gy, gx = (i.reshape(-1) for i in torch.meshgrid(*(torch.arange(n) for n in v.shape[:4]), indexing="ij"))
-        boxes = decode_boxes(v[b, a, gy, gx, :4], gx, gy, torch.tensor(anchors)[a], SMALL.strides[level],
-                             SMALL.scale_x_y[level])
+        boxes = decode_boxes(v[b, a, gy, gx, :4], gx, gy, torch.tensor(anchors)[a], spec.strides[level],
+                             spec.scale_x_y[level], new_coords)
         ours.append(boxes.view(v.shape[0], -1, 4))
     np.testing.assert_allclose(torch.cat(ours, 1).numpy(), ref[..., :4], rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("box", ["ciou", "mse"])
+def test_new_coords_maps_that_encode_the_gt_have_no_box_loss(box):
+    # new_coords: v_xy = 0.5 is the cell centre and v_wh = sqrt(32 / 16) / 2 gives (2 v)^2 * 16 = 32 px.
+    spec = replace(ONE, new_coords=True)
+    maps = torch.full((1, 7, 8, 8), 0.5)
+    maps[0, 2:4, 3, 2] = math.sqrt(2) / 2
+    _, items = YOLOLoss(spec, box=box, **UNIT)([maps], gt(2.5 * 8, 3.5 * 8, 32, 32))
+    assert items[0].item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_new_coords_objectness_and_classes_equal_the_logit_losses():
+    # With target 1 (obj_iou_ratio=0) the obj and cls terms of logistic maps v = sigmoid(t) are
+    # those of the classic head on t: the same BCE, reached through probabilities.
+    maps = random_maps(SMALL, batch=2, std=1.5)
+    targets = torch.tensor([[0, 1, 0.4, 0.4, 0.3, 0.2], [1, 2, 0.6, 0.3, 0.1, 0.4]])
+    _, classic = YOLOLoss(SMALL, obj_iou_ratio=0.0)(maps, targets)
+    _, new = YOLOLoss(replace(SMALL, new_coords=True), obj_iou_ratio=0.0)([m.sigmoid() for m in maps], targets)
+    assert new[1:].tolist() == pytest.approx(classic[1:].tolist(), rel=1e-4)
 
 
 def test_empty_targets_give_only_objectness_loss():

@@ -11,6 +11,16 @@ from ..specs import FeatureSpec
 YOLOV3_ANCHORS = ((10, 13, 16, 30, 33, 23), (30, 61, 62, 45, 59, 119), (116, 90, 156, 198, 373, 326))
 
 
+@torch.no_grad()
+def prior_bias(conv: nn.Conv2d, num_anchors: int, num_classes: int, stride: float, img_size: int = 640) -> None:
+    """Set an output conv's bias [A * (5 + nc)] so objectness starts near 8 objects per image
+    and classes near 1 / num_classes (yolov5's prior): early training is then not swamped by
+    background. Box biases are left alone."""
+    b = conv.bias.view(num_anchors, 5 + num_classes)
+    b[:, 4] = math.log(8 / (img_size / stride) ** 2)
+    b[:, 5:] = math.log(0.6 / (num_classes - 0.99))
+
+
 class YOLOHead(nn.Module):
     """Per level: [B, C_k, H_k, W_k] -> [B, A_k * (5 + num_classes), H_k, W_k].
 
@@ -38,13 +48,9 @@ class YOLOHead(nn.Module):
         self.reset_bias()
 
     def reset_bias(self, img_size: int = 640) -> None:
-        """Start objectness near 8 objects per image and classes near 1/num_classes (yolov5's
-        prior), so early training is not swamped by background."""
+        """yolov5's objectness and class prior on every output conv (see ``prior_bias``)."""
         for conv, stride, a in zip(self.convs, self.strides, self.anchors):
-            b = conv.bias.detach().view(len(a), self.no)
-            b[:, 4] = math.log(8 / (img_size / stride) ** 2)
-            b[:, 5:] = math.log(0.6 / (self.num_classes - 0.99))
-            conv.bias.data = b.view(-1)
+            prior_bias(conv, len(a), self.num_classes, stride, img_size)
 
     def forward(self, feats: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         return [conv(x) for conv, x in zip(self.convs, feats.values())]
