@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+from .argtypes import (img_size, nonnegative_float, nonnegative_int, positive_float, positive_int,
+                       probability)
+
 # flag -> (type, help); defaults come from TrainConfig so there is one source of truth.
 FLAGS = {
     "weights": (str, "start from these weights: a cspdet .pt, a Darknet .weights (with --cfg) or a model name; "
@@ -16,20 +19,20 @@ FLAGS = {
                     "models; 'backbone' is all of a YAML backbone, or a Darknet cfg's layers before its neck "
                     "branches off the deepest feature (SPP included: 116 for yolov4, 13 for yolov3-tiny)"),
     "data": (str, "dataset YAML (YOLO layout or COCO JSON)"),
-    "epochs": (int, "epochs"), "batch_size": (int, "batch size per process"),
-    "img_size": (int, "training and validation size"), "nbs": (int, "nominal batch (gradient accumulation)"),
-    "optimizer": (str, "sgd (paper, Darknet) or adamw"), "lr0": (float, "initial learning rate"), "lrf": (float, "final lr as a fraction of lr0"),
-    "schedule": (str, "cosine, poly or linear"), "momentum": (float, "SGD momentum"),
-    "weight_decay": (float, "weight decay (none on BN and biases)"),
-    "warmup_epochs": (float, "warm-up epochs"), "box": (str, "box loss: ciou, giou or mse"),
-    "box_gain": (float, "box loss gain"), "obj_gain": (float, "objectness gain (x (img/640)^2)"),
-    "cls_gain": (float, "class gain (x classes/80)"),
-    "iou_thresh": (float, "extra anchors above this IoU also learn a GT (Darknet iou_thresh)"),
-    "label_smoothing": (float, "class label smoothing"), "mosaic": (float, "mosaic probability"),
-    "workers": (int, "data loader workers"), "seed": (int, "random seed"), "device": (str, "cpu or cuda"),
+    "epochs": (positive_int, "epochs"), "batch_size": (positive_int, "batch size per process"),
+    "img_size": (img_size, "training and validation size"), "nbs": (positive_int, "nominal batch (gradient accumulation)"),
+    "optimizer": (str, "sgd (paper, Darknet) or adamw"), "lr0": (positive_float, "initial learning rate"), "lrf": (positive_float, "final lr as a fraction of lr0"),
+    "schedule": (str, "cosine, poly or linear"), "momentum": (probability, "SGD momentum"),
+    "weight_decay": (nonnegative_float, "weight decay (none on BN and biases)"),
+    "warmup_epochs": (nonnegative_float, "warm-up epochs"), "box": (str, "box loss: ciou, giou or mse"),
+    "box_gain": (nonnegative_float, "box loss gain"), "obj_gain": (nonnegative_float, "objectness gain (x (img/640)^2)"),
+    "cls_gain": (nonnegative_float, "class gain (x classes/80)"),
+    "iou_thresh": (probability, "extra anchors above this IoU also learn a GT (Darknet iou_thresh)"),
+    "label_smoothing": (probability, "class label smoothing"), "mosaic": (probability, "mosaic probability"),
+    "workers": (nonnegative_int, "data loader workers"), "seed": (nonnegative_int, "random seed"), "device": (str, "'' (CUDA when present, else CPU), cpu, 0, 0,1 or cuda:N"),
     "project": (str, "parent folder of run folders"),
     "name": (str, "run folder name (an existing one gets a number: exp2, exp3...; see --exist-ok)"),
-    "val_interval": (int, "validate every N epochs"),
+    "val_interval": (positive_int, "validate every N epochs"),
 }
 SWITCHES = {"multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
             "no_ema": "train without EMA weights", "no_amp": "no mixed precision on CUDA",

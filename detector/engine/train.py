@@ -15,6 +15,7 @@ import yaml
 from tqdm import tqdm
 
 from ..data import AugmentConfig, build_dataset, create_dataloader, load_data_config
+from ..devices import select_device
 from ..models.checkpoint import atomic_save, load_checkpoint
 from ..models.loading import model_from_arch
 from .finetune import DEFAULT_ARCH, WEIGHT_SUFFIXES, freeze, frozen_eval, initial_model
@@ -61,7 +62,7 @@ class TrainConfig:
     augment: dict = field(default_factory=dict)  # AugmentConfig overrides (``--hyp``), mosaic aside
     workers: int = 2
     seed: int = 0
-    device: str = "cpu"
+    device: str = ""              # yolov5's --device: '' is CUDA when present, else the CPU
     project: str = "runs/train"
     name: str = "exp"
     exist_ok: bool = False        # reuse project/name instead of making name2, name3...
@@ -171,15 +172,12 @@ class Trainer:
         return self.cfg.amp and self.device.type == "cuda"
 
     def _setup_device(self) -> torch.device:
-        dev = self.cfg.device
+        dev = select_device(self.cfg.device, rank=self.local_rank)
         if self.world > 1:
             if dev.startswith("cuda"):
-                torch.cuda.set_device(self.local_rank)
-                dev = f"cuda:{self.local_rank}"
+                torch.cuda.set_device(dev)
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if dev.startswith("cuda") else "gloo")
-        if dev.startswith("cuda") and not torch.cuda.is_available():
-            raise ValueError(f"--device {dev}: CUDA is not available to this PyTorch build")
         return torch.device(dev)
 
     def _build_model(self, checkpoint: dict | None) -> torch.nn.Module:
@@ -197,7 +195,7 @@ class Trainer:
             print(f"freeze {self.cfg.freeze}: {len(self.frozen)} units ({self.frozen[0][0]} ... {self.frozen[-1][0]}), "
                   f"{n:,} parameters fixed")
         if self.cfg.sync_bn and self.world > 1:
-            if not self.cfg.device.startswith("cuda"):
+            if self.device.type != "cuda":
                 raise ValueError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel)")
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return model.to(self.device).train()
@@ -227,9 +225,14 @@ class Trainer:
         if "train" not in ckpt:
             raise ValueError(f"{path}: not a training checkpoint (no optimizer state); train from it with --weights")
         cfg = TrainConfig(**{f.name: ckpt["train"][f.name] for f in fields(TrainConfig) if f.name in ckpt["train"]})
+        path = Path(path).resolve()
+        run_dir = path.parent.parent
+        if path.parent.name != "weights" or not (run_dir / "opt.yaml").is_file():
+            raise ValueError(f"--resume {path}: not a run's weights/last.pt (no {run_dir / 'opt.yaml'}); resume only "
+                             "continues the run folder that owns the checkpoint, or start a new run with --weights")
         if ckpt["epoch"] + 1 >= cfg.epochs:
             raise ValueError(f"{path}: that run already finished all {cfg.epochs} epochs")
-        return cls(cfg, run_dir=Path(path).resolve().parent.parent, checkpoint=ckpt, **kwargs)
+        return cls(cfg, run_dir=run_dir, checkpoint=ckpt, **kwargs)
 
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> dict:
@@ -302,6 +305,11 @@ class Trainer:
             with torch.autocast(self.device.type, enabled=self.amp):
                 maps = model(images)
             loss, items = self.loss_fn([m.float() for m in maps], targets.to(self.device), images.shape[-2:])
+            if not torch.isfinite(loss):
+                # stepping on it would turn every weight into NaN; last.pt still holds the last good epoch
+                kept = f"; {self.run_dir / 'weights' / 'last.pt'} keeps epoch {self.epoch}" if self.epoch else ""
+                raise FloatingPointError(f"epoch {self.epoch + 1}, batch {i + 1}: the loss is {float(loss)} "
+                                         f"(box/obj/cls {[round(float(v), 4) for v in items]}); lower --lr0{kept}")
             if self.world > 1:
                 loss = loss * self.world  # DDP averages gradients over ranks
             self.scaler.scale(loss).backward()
@@ -330,8 +338,14 @@ class Trainer:
         return evaluate_model(self.eval_model(), loader, device=self.device, table=final, pr_plot=pr)
 
     def save(self, is_best: bool) -> None:
-        """last.pt every epoch, best.pt when fitness improved; each written atomically."""
+        """last.pt every epoch, best.pt when fitness improved; each written atomically. Weights that
+        diverged to NaN/inf are never written: the previous last.pt stays the last good one."""
         model = unwrap(self.model)
+        bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            kept = f"; {self.run_dir / 'weights' / 'last.pt'} keeps epoch {self.epoch}" if self.epoch else ""
+            raise FloatingPointError(f"epoch {self.epoch + 1}: {len(bad)} weight tensors are NaN/inf ({bad[0]}, ...) "
+                                     f"after the updates; lower --lr0{kept}")
         ckpt = {"format": "cspdet", "version": 1, "arch": model.describe(), "names": list(self.names),
                 "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "ema": {k: v.detach().cpu() for k, v in self.ema.ema.state_dict().items()} if self.ema else None,
