@@ -23,7 +23,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from ..data import build_dataset, load_data_config
-    from ..engine.evaluate import coco_evaluate, yolo_to_coco_gt
+    from ..engine.evaluate import coco_evaluate
+    from ..engine.validate import ground_truth
     from ..runtime.predictor import Detector
     from ..runtime.sinks import new_run_dir
     from .common import default_weights
@@ -36,8 +37,9 @@ def run(args) -> int:
     ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
     if len(det.names) != ds.nc:
         raise ValueError(f"--weights {weights}: model has {len(det.names)} classes, {args.data} has {ds.nc}")
-    dets = predict(det, ds, args.batch_size)
-    gt = yolo_to_coco_gt(ds.coco_items(), category_ids=ds.category_ids, names=ds.names)
+    skipped: set[int] = set()
+    dets = predict(det, ds, args.batch_size, skipped)
+    gt = ground_truth(ds, skipped)
     metrics = coco_evaluate(gt, dets, table=True)
     out = new_run_dir(args.project, args.name)
     (out / "metrics.json").write_text(json.dumps({"weights": str(weights), "data": str(args.data),
@@ -52,17 +54,26 @@ def run(args) -> int:
     return 0
 
 
-def predict(det, ds, batch_size: int) -> list[dict]:
-    """COCO-format detections of ``det`` over the dataset's images, in original pixels."""
+def predict(det, ds, batch_size: int, skipped: set[int]) -> list[dict]:
+    """COCO-format detections of ``det`` over the dataset's images, in original pixels. An
+    unreadable image is reported and its id added to ``skipped`` (left out of the scores)."""
+    import sys
+
     from tqdm import tqdm
 
-    from ..runtime.sources import read_image
+    from ..io.images import ImageError, read_image
 
     out = []
     recs = ds.records
     for i in tqdm(range(0, len(recs), batch_size), desc="val", unit="batch"):
-        chunk = recs[i:i + batch_size]
-        imgs = [read_image(r.path) for r in chunk]
-        for rec, res in zip(chunk, det.predict(imgs)):
+        chunk, imgs = [], []
+        for rec in recs[i:i + batch_size]:
+            try:
+                imgs.append(read_image(rec.path))
+                chunk.append(rec)
+            except ImageError as e:
+                tqdm.write(f"skipped: {e} (left out of the scores)", file=sys.stderr)
+                skipped.add(rec.image_id)
+        for rec, res in zip(chunk, det.predict(imgs) if imgs else []):
             out += res.coco(rec.image_id, ds.category_ids)
     return out
