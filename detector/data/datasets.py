@@ -195,11 +195,29 @@ def scan_yolo(files: Sequence[str], label_files: Sequence[Path], nc: int) -> dic
     return {"images": entries, "problems": problems}
 
 
+def check_any_labels(records: Sequence[ImageRecord], source: str, where: Path, training: bool) -> None:
+    """A split without a single label is a warning naming ``where`` (the labels folder or the
+    annotations file) -- every image would count as background -- and for training an error."""
+    if any(len(r.labels) for r in records):
+        return
+    if where.suffix.lower() == ".json":
+        why = f"{where} has no usable annotations"
+    elif not where.is_dir():
+        why = f"no labels folder {where}"
+    else:
+        why = f"none of the {len(records)} images has a label in {where} (label files missing or empty)"
+    if training:
+        raise ValueError(f"{source}: {why}; training needs labels")
+    warnings.warn(f"{source}: {why}; every image counts as background", LabelWarning, stacklevel=3)
+
+
 def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
-                 cache_dir: str | Path | None = None, source: str = "dataset") -> list[ImageRecord]:
+                 cache_dir: str | Path | None = None, source: str = "dataset",
+                 training: bool = False) -> list[ImageRecord]:
     """YOLO-layout image sources (folders, .txt lists, files) -> records, using the label cache.
 
-    Label and image problems are warned about (file and line named) on every load, cached or not.
+    Label and image problems are warned about (file and line named) on every load, cached or not;
+    so is a split without any label (an error when ``training``: see ``check_any_labels``).
     """
     files = list_images(sources, source)
     label_files = [img2label_path(f) for f in files]
@@ -221,8 +239,10 @@ def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
     stems = [Path(e["path"]).stem for e in good]
     numeric = all(s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems)
     ids = [int(s) for s in stems] if numeric else list(range(len(good)))
-    return [ImageRecord(e["path"], np.array(e["labels"], np.float32).reshape(-1, 5), i, tuple(e["shape"]))
-            for e, i in zip(good, ids)]
+    records = [ImageRecord(e["path"], np.array(e["labels"], np.float32).reshape(-1, 5), i, tuple(e["shape"]))
+               for e, i in zip(good, ids)]
+    check_any_labels(records, source, labels_dir, training)
+    return records
 
 
 def build_dataset(data: DataConfig | str | Path, split: str = "train", *, img_size=640,
@@ -244,8 +264,10 @@ def build_dataset(data: DataConfig | str | Path, split: str = "train", *, img_si
             raise ValueError(f"{cfg.source}: {len(names)} names but {sources.annotations} has "
                              f"{len(index.names)} categories")
         records, category_ids = index.records, index.category_ids
+        check_any_labels(records, where, sources.annotations, split == "train")
     else:
-        records = yolo_records(sources, len(cfg.names), cache=cache, cache_dir=cache_dir, source=where)
+        records = yolo_records(sources, len(cfg.names), cache=cache, cache_dir=cache_dir, source=where,
+                               training=split == "train")
         names, category_ids = cfg.names, None
     return DetectionDataset(records, names, img_size=img_size, category_ids=category_ids, seed=seed,
                             augment=(split == "train") if augment is None else augment, hyp=hyp)

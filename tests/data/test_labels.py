@@ -110,3 +110,28 @@ def test_a_decompression_bomb_in_a_dataset_is_reported_by_name_and_skipped(tmp_p
     assert any(str(w.message).startswith(f"{paths[1]}: unreadable image, skipped (60000x60000 image is over the cap")
                for w in record)
     assert [r.path for r in records] == [str(paths[0]), str(paths[2])]
+
+
+def test_a_split_without_a_labels_folder_warns_and_cannot_train(tmp_path):
+    import shutil
+
+    write_rect_dataset(tmp_path, n=2)
+    shutil.rmtree(tmp_path / "labels")
+    yaml_path = write_yaml(tmp_path)
+    with pytest.warns(LabelWarning, match=f"data.yaml 'val': no labels folder {tmp_path / 'labels' / 'train'}; "
+                                          "every image counts as background"):
+        assert len(build_dataset(yaml_path, "val")) == 2
+    with pytest.raises(ValueError, match=f"data.yaml 'train': no labels folder {tmp_path / 'labels' / 'train'}; "
+                                         "training needs labels"):
+        build_dataset(yaml_path, "train")
+
+
+def test_a_split_whose_label_files_are_all_empty_warns_and_cannot_train(tmp_path):
+    write_rect_dataset(tmp_path, n=3)
+    for label in (tmp_path / "labels" / "train").glob("*.txt"):
+        label.write_text("")
+    yaml_path = write_yaml(tmp_path)
+    with pytest.warns(LabelWarning, match=r"none of the 3 images has a label in .*labels/train \(label files missing"):
+        build_dataset(yaml_path, "val")
+    with pytest.raises(ValueError, match="training needs labels"):
+        build_dataset(yaml_path, "train")
