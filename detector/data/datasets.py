@@ -221,7 +221,7 @@ def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
     """
     files = list_images(sources, source)
     label_files = [img2label_path(f) for f in files]
-    key = files_hash([*files, *label_files], extra={"nc": nc})
+    key = files_hash(files, label_files, extra={"nc": nc})
     labels_dir = Path(os.path.commonpath([str(p.parent) for p in label_files]))
     paths = candidate_paths(labels_dir, cache_dir, files)
     data = load_cache(paths, key) if cache else None
