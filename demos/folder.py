@@ -3,8 +3,9 @@
     python demos/folder.py demos/media out/             # bundled model
     python demos/folder.py photos/ out/ --weights model.onnx --conf-thres 0.4
 
-Uses only the public API (``detector.Detector``). An unreadable image is reported and skipped;
-an existing output file is never overwritten.
+Uses only the public API (``detector.Detector``, ``detector.io.images``). An unreadable image
+(corrupt, or over the pixel cap of ``$CSPDET_MAX_PIXELS``) is reported and skipped; links that
+loop or dangle are not images; an existing output file is never overwritten.
 """
 import argparse
 import csv
@@ -13,10 +14,10 @@ from pathlib import Path
 import cv2
 
 from detector import Detector
+from detector.io.images import images_in
 from detector.resources import default_weights_path
 
 BUNDLED = default_weights_path()
-SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def main() -> None:
@@ -27,9 +28,11 @@ def main() -> None:
     ap.add_argument("--conf-thres", type=float, default=0.25)
     args = ap.parse_args()
 
+    if not args.images.is_dir():
+        raise SystemExit(f"{args.images}: not a folder")
     det = Detector(args.weights, conf_thres=args.conf_thres)
     args.out.mkdir(parents=True, exist_ok=True)
-    paths = sorted(p for p in args.images.iterdir() if p.suffix.lower() in SUFFIXES)
+    paths = images_in(args.images)
     table = args.out / "detections.csv"
     if table.exists():
         raise SystemExit(f"{table}: already exists; choose another output folder")
@@ -40,7 +43,7 @@ def main() -> None:
         for path in paths:
             try:
                 result = det(str(path))
-            except ValueError as e:  # corrupt image: report, skip, go on
+            except ValueError as e:  # unreadable image (detector.io.images): report, skip, go on
                 print(f"skipped: {e}")
                 skipped += 1
                 continue

@@ -63,3 +63,26 @@ def test_shipped_configs_never_name_a_channel_count():
     for path in CONFIG_DIR.glob("*.yaml"):
         text = path.read_text()
         assert "channels" not in text and "in_specs" not in text, path
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"backbone": {"name": "csppeleenet", "width": 100000}}, r"m\.yaml: the model would have [\d,]+ parameters, over"),
+    ({"num_classes": 1000000000}, r"m\.yaml: num_classes=1,000,000,000 exceeds the cap of 100,000"),
+    ({"img_size": 100000}, r"m\.yaml: img_size=100,000 exceeds the cap of 8,192"),
+    ({"img_size": "big"}, r"m\.yaml: 'img_size' must be a positive integer"),
+    ({"neck": {"name": "efm", "widths": "wide"}}, r"m\.yaml: "),
+])
+def test_sizes_past_the_caps_are_refused_before_allocation(tmp_path, change, match):
+    with pytest.raises(ValueError, match=match) as e:
+        load_config(write(tmp_path, {**BASE, **change}))
+    assert "\n" not in str(e.value)
+
+
+def test_alias_bombs_and_binary_model_yamls_are_one_line_errors(tmp_path):
+    p = tmp_path / "m.yaml"
+    p.write_text("name: &n t\nbackbone: csppeleenet\nneck: efm\nhead: {name: yolo}\nnames: [*n]\n")
+    with pytest.raises(ValueError, match=r"m\.yaml: not valid YAML \(line 5\): alias \*n"):
+        load_config(p)
+    p.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match=r"m\.yaml: not a text file"):
+        load_config(p)

@@ -113,9 +113,10 @@ def darknet_weights(cfg: str | Path, seed: int = 0) -> Path:
     """Random Darknet ``.weights`` for ``cfg`` (``random_init`` on a random image at the cfg's
     size, then ``yolo_prior``), written by ``save_weights``."""
     from ..darknet import DarknetModel, save_weights
+    from ..io.text import read_text
 
     cfg = Path(cfg)
-    text = cfg.read_text()
+    text = read_text(cfg)
 
     def write(tmp: Path) -> None:
         model = DarknetModel(cfg)

@@ -90,8 +90,9 @@ def model_gflops(spec: ModelSpec, size: int) -> float | None:
         model = BACKBONES[spec.source](**spec.kwargs)
     elif spec.kind == "darknet":
         from ..darknet.detector import DarknetDetector
+        from ..io.text import read_text
 
-        model = DarknetDetector.from_text(Path(spec.source).read_text(), spec.source)
+        model = DarknetDetector.from_text(read_text(spec.source), spec.source)
     else:
         from ..models.loading import load_detector
 

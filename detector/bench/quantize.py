@@ -10,6 +10,7 @@ single int8 scale would flatten to zeros.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -37,11 +38,18 @@ class LetterboxCalibration:
         self._it = self._blobs()
 
     def _blobs(self) -> Iterator[dict]:
-        from ..runtime.sources import read_image
+        from ..io.images import ImageError, read_image
 
-        for i in range(0, len(self.paths) - self.batch + 1, self.batch):
-            images = [read_image(p) for p in self.paths[i:i + self.batch]]
-            yield {self.input_name: preprocess(images, self.size)[0]}
+        images = []
+        for path in self.paths:
+            try:
+                images.append(read_image(path))
+            except ImageError as e:  # one bad file must not end a long calibration
+                warnings.warn(f"{e}; left out of the calibration", stacklevel=2)
+                continue
+            if len(images) == self.batch:  # a last, partial batch is dropped
+                yield {self.input_name: preprocess(images, self.size)[0]}
+                images = []
 
     def get_next(self) -> dict | None:
         return next(self._it, None)

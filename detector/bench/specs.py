@@ -106,8 +106,7 @@ def parse_model(text: str) -> ModelSpec:
 def _net_spec(kind: str, name: str, size: int | None, text: str) -> ModelSpec:
     import inspect
 
-    import yaml
-
+    from ..io.text import parse_yaml
     from ..models import BACKBONES
 
     name, _, query = name.partition("?")
@@ -116,7 +115,7 @@ def _net_spec(kind: str, name: str, size: int | None, text: str) -> ModelSpec:
     pairs = [kv.partition("=") for kv in query.split("&") if kv]
     if any(not k or not eq for k, eq, _ in pairs):
         raise ValueError(f"MODEL {text}: options go as NAME?key=value&key=value")
-    options = tuple(sorted((k, yaml.safe_load(v)) for k, _, v in pairs))
+    options = tuple(sorted((k, parse_yaml(v, f"MODEL {text}")) for k, _, v in pairs))
     try:
         inspect.signature(BACKBONES[name]).bind(**dict(options))
     except TypeError as e:

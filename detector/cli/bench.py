@@ -55,7 +55,7 @@ def _positive(name: str, value: int | None, minimum: int = 1) -> None:
 def build_config(args):
     """Parsed arguments -> BenchConfig, refusing bad ones with one-line errors."""
     from ..bench import BenchConfig, parse_baseline, parse_model
-    from ..runtime.sources import read_image
+    from ..io.images import read_image
     from . import CLIError
 
     if not args.models and not args.baseline:

@@ -85,16 +85,14 @@ def read_hyp(path: str) -> tuple[dict, dict]:
     """A hyp YAML -> (augmentation {key: number}, TrainConfig values for mosaic and the loss keys).
     yolov5's hyp files also hold optimiser keys; those are named here so the user moves them to
     their flags instead of losing them silently."""
-    import yaml
-
     from ..data import AugmentConfig
     from ..engine.train import LOSS_KEYS
+    from ..io.text import load_yaml
     from . import CLIError
 
     try:
-        with open(path) as f:
-            hyp = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as e:
+        hyp = load_yaml(path) or {}
+    except (OSError, ValueError) as e:
         raise CLIError(f"--hyp {path}: {str(e).splitlines()[0]}") from None
     if not isinstance(hyp, dict):
         raise CLIError(f"--hyp {path}: expected a mapping of key: value")

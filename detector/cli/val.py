@@ -49,12 +49,14 @@ def run(args) -> int:
 
 def evaluate_and_save(det, ds, args, out, weights) -> dict:
     """Score ``det`` on ``ds``; write metrics.json, predictions.json and PR_curve.png into ``out``."""
-    from ..engine.evaluate import coco_evaluate, pr_curve, yolo_to_coco_gt
+    from ..engine.evaluate import coco_evaluate, pr_curve
     from ..engine.metrics import plot_pr_curve
+    from ..engine.validate import ground_truth
     from ..runtime.sinks import write_bytes
 
-    dets = predict(det, ds, args.batch_size)
-    gt = yolo_to_coco_gt(ds.coco_items(), category_ids=ds.category_ids, names=ds.names)
+    skipped: set[int] = set()
+    dets = predict(det, ds, args.batch_size, skipped)
+    gt = ground_truth(ds, skipped)
     metrics = coco_evaluate(gt, dets, table=True)
     summary = {"weights": str(weights), "data": str(args.data), "split": args.split, **metrics}
     write_bytes(out / "metrics.json", json.dumps(summary, indent=2).encode())
@@ -63,17 +65,26 @@ def evaluate_and_save(det, ds, args, out, weights) -> dict:
     return metrics
 
 
-def predict(det, ds, batch_size: int) -> list[dict]:
-    """COCO-format detections of ``det`` over the dataset's images, in original pixels."""
+def predict(det, ds, batch_size: int, skipped: set[int]) -> list[dict]:
+    """COCO-format detections of ``det`` over the dataset's images, in original pixels. An
+    unreadable image is reported and its id added to ``skipped`` (left out of the scores)."""
+    import sys
+
     from tqdm import tqdm
 
-    from ..runtime.sources import read_image
+    from ..io.images import ImageError, read_image
 
     out = []
     recs = ds.records
     for i in tqdm(range(0, len(recs), batch_size), desc="val", unit="batch"):
-        chunk = recs[i:i + batch_size]
-        imgs = [read_image(r.path) for r in chunk]
-        for rec, res in zip(chunk, det.predict(imgs)):
+        chunk, imgs = [], []
+        for rec in recs[i:i + batch_size]:
+            try:
+                imgs.append(read_image(rec.path))
+                chunk.append(rec)
+            except ImageError as e:
+                tqdm.write(f"skipped: {e} (left out of the scores)", file=sys.stderr)
+                skipped.add(rec.image_id)
+        for rec, res in zip(chunk, det.predict(imgs) if imgs else []):
             out += res.coco(rec.image_id, ds.category_ids)
     return out

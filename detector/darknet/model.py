@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from ..limits import check_parameter_count
 from .cfg import DarknetConfig, parse_cfg
 from .plan import NET_INPUT, LayerSpec, plan_layers
 
@@ -57,6 +58,7 @@ class DarknetModel(nn.Module):
         self.in_channels, height, width = self.cfg.input_shape
         self.input_size = (height, width)
         specs, factories = plan_layers(self.cfg)
+        check_parameter_count(lambda: [make() for make in factories], self.cfg.source)
         self.layers: list[LayerSpec] = specs
         self.blocks = nn.ModuleList(make() for make in factories)
         for module in self.modules():

@@ -17,6 +17,7 @@ from detector.layers import ACTIVATIONS, ConvBNAct, Maxout
 from . import ops
 from .cfg import DarknetConfig, Section
 from .keys import UNSUPPORTED_IF_SET
+from .limits import check_cfg_limits
 
 Shape = tuple[int, int, int]
 NET_INPUT = -1  # source index meaning "the network input"
@@ -258,6 +259,7 @@ def plan_layers(cfg: DarknetConfig, input_shape: Shape | None = None
     Returns the specs and, index for index, zero-argument factories for their modules. Raises
     ValueError with ``file:line`` for anything Darknet would reject or this importer cannot run.
     """
+    check_cfg_limits(cfg, input_shape)
     ctx = _Ctx(input_shape or cfg.input_shape, [])
     specs, factories = [], []
     yolo_layers = set()

@@ -1,4 +1,11 @@
-"""A JSON cache of parsed YOLO labels, keyed by a hash of every file's path, size and mtime.
+"""A JSON cache of parsed YOLO labels, keyed by a hash of every label file's bytes (and path)
+and every image's path, size and mtime.
+
+Label files are hashed by content because an edit can keep both size and mtime (a class id
+changed in place by a tool that restores the mtime, or two writes within the file system's
+clock tick), and a stale cache would then train on labels that are no longer in the files.
+Images keep the cheap stat key: decoding them is what the cache saves, and their edits change
+the size or the mtime in practice.
 
 The cache is written beside the labels folder (``labels.<digest>.cache.json`` for ``.../labels``;
 the digest names the image list), or in ``cache_dir`` when one is given. When that folder is
@@ -17,7 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: label files keyed by content
 SUFFIX = ".cache.json"
 
 
@@ -30,11 +37,20 @@ def stat_key(path: str | Path) -> list:
         return [str(path), -1, -1]
 
 
-def files_hash(files: Sequence[str | Path], extra: Any = None) -> str:
-    """sha256 over the files' (path, size, mtime) and any JSON-able ``extra`` (e.g. nc)."""
+def content_key(path: str | Path) -> list:
+    """(path, sha256 of the bytes), or (path, None) for a missing or unreadable file."""
+    try:
+        return [str(path), hashlib.sha256(Path(path).read_bytes()).hexdigest()]
+    except OSError:
+        return [str(path), None]
+
+
+def files_hash(images: Sequence[str | Path], labels: Sequence[str | Path], extra: Any = None) -> str:
+    """sha256 over the images' (path, size, mtime), the label files' (path, content hash) and
+    any JSON-able ``extra`` (e.g. nc)."""
     h = hashlib.sha256(json.dumps([CACHE_VERSION, extra]).encode())
-    for f in files:
-        h.update(json.dumps(stat_key(f)).encode())
+    for key in [*map(stat_key, images), *map(content_key, labels)]:
+        h.update(json.dumps(key).encode())
     return h.hexdigest()
 
 

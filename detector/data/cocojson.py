@@ -5,16 +5,25 @@ class k, and each record's ``image_id`` is the COCO image id, so detections can 
 COCO results for pycocotools. Crowd boxes (``iscrowd: 1``) are left out of the training labels;
 COCOeval reads them from the JSON itself. The JSON is parsed on every load (no cache): one
 ``json.load`` is the whole cost.
+
+A bad annotation (unknown image or category, a bbox that is not 4 finite numbers, has no area
+or leaves the image) is warned about, naming the file and the annotation id, and dropped, as a
+bad YOLO label line is. A bad image or category entry (no ``id``, ``file_name``, ``width`` or
+``height``) or a file that is not an instances object is a one-line ValueError naming the file
+and the key: nothing sensible can be trained or scored without them.
 """
 from __future__ import annotations
 
 import json
 import os
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..io.text import read_text
 from .labels import BOX_TOL, ImageRecord, emit_warnings
 
 
@@ -31,9 +40,11 @@ class CocoIndex:
 def check_box(ann: dict, width: float, height: float) -> tuple[list[float] | None, str]:
     """A COCO ``bbox`` [x, y, w, h] in pixels -> (cx, cy, w, h) normalised, or (None, why)."""
     box = ann.get("bbox")
-    if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) for v in box):
+    if not isinstance(box, list) or len(box) != 4 or not all(is_number(v) for v in box):
         return None, f"bbox must be 4 numbers, got {box!r}"
     x, y, w, h = (float(v) for v in box)
+    if not all(map(math.isfinite, (x, y, w, h))):
+        return None, f"non-finite bbox {box}"
     if w <= 0 or h <= 0:
         return None, f"non-positive bbox size w={w:g} h={h:g}"
     tol_x, tol_y = BOX_TOL * width, BOX_TOL * height
@@ -44,33 +55,75 @@ def check_box(ann: dict, width: float, height: float) -> tuple[list[float] | Non
     return [(x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height], ""
 
 
-def read_coco(data: dict, images_dir: Path, source: str) -> CocoIndex:
-    """A loaded instances dict -> CocoIndex; bad annotations are warned about and dropped."""
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def is_id(v: Any) -> bool:
+    return is_number(v) and math.isfinite(v) and v == int(v)
+
+
+# what each image / category entry must hold: key -> (test, what it must be)
+KINDS = {"id": (is_id, "an integer"),
+         "text": (lambda v: isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) != "", "a name"),
+         "size": (lambda v: is_number(v) and math.isfinite(v) and v > 0, "a positive number")}
+NEEDS = {"categories": (("id", "id"), ("name", "text")),
+         "images": (("id", "id"), ("file_name", "text"), ("width", "size"), ("height", "size"))}
+
+
+def check_entries(data: Any, source: str) -> None:
+    """Raise a one-line ValueError naming the file and key unless ``data`` is an instances
+    object whose images and categories carry what training and scoring need."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: not a COCO instances file (the top level is a "
+                         f"{type(data).__name__}, not an object)")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise ValueError(f"{source}: not a COCO instances file (no '{key}' list)")
+    for section, keys in NEEDS.items():
+        seen = set()
+        for n, entry in enumerate(data[section]):
+            what = f"{source}: {section}[{n}]"
+            if not isinstance(entry, dict):
+                raise ValueError(f"{what} is not an object")
+            for key, kind in keys:
+                test, must = KINDS[kind]
+                if not test(entry.get(key)):
+                    raise ValueError(f"{what}: '{key}' must be {must}, got {entry.get(key)!r}")
+            if entry["id"] in seen:
+                raise ValueError(f"{what}: duplicate 'id' {entry['id']!r}")
+            seen.add(entry["id"])
+
+
+def read_coco(data: Any, images_dir: Path, source: str) -> CocoIndex:
+    """A loaded instances dict -> CocoIndex; bad annotations are warned about and dropped."""
+    check_entries(data, source)
     cats = sorted(data["categories"], key=lambda c: c["id"])
     category_ids = [int(c["id"]) for c in cats]
     cls_of = {cid: k for k, cid in enumerate(category_ids)}
-    images = {img["id"]: img for img in data["images"]}
+    images = {int(img["id"]): img for img in data["images"]}
     per_image: dict[int, list[list[float]]] = {i: [] for i in images}
     problems = []
     for n, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict):
+            problems.append(f"{source}: annotation #{n}: not an object; label dropped")
+            continue
         where = f"{source}: annotation {ann.get('id', f'#{n}')}"
-        img = images.get(ann.get("image_id"))
+        iid, cid = ann.get("image_id"), ann.get("category_id")
+        img = images.get(int(iid)) if is_id(iid) else None
         if img is None:
             problems.append(f"{where}: unknown image_id {ann.get('image_id')!r}; label dropped")
             continue
         if ann.get("iscrowd", 0):
             continue
-        if ann.get("category_id") not in cls_of:
-            problems.append(f"{where}: unknown category_id {ann.get('category_id')!r}; label dropped")
+        if not is_id(cid) or int(cid) not in cls_of:
+            problems.append(f"{where}: unknown category_id {cid!r}; label dropped")
             continue
         box, why = check_box(ann, float(img["width"]), float(img["height"]))
         if box is None:
             problems.append(f"{where}: {why}; label dropped")
             continue
-        per_image[img["id"]].append([cls_of[ann["category_id"]], *box])
+        per_image[int(iid)].append([cls_of[int(cid)], *box])
     emit_warnings(problems)
     records = [ImageRecord(path=os.path.normpath(str(images_dir / img["file_name"])),
                            labels=np.array(per_image[iid], np.float32).reshape(-1, 5),
@@ -86,9 +139,10 @@ def load_coco(annotations: str | Path, images_dir: str | Path) -> CocoIndex:
         raise FileNotFoundError(f"COCO annotations '{annotations}' not found")
     if not images_dir.is_dir():
         raise FileNotFoundError(f"COCO image folder '{images_dir}' not found")
+    text = read_text(annotations)
     try:
-        data = json.loads(annotations.read_text())
-    except ValueError as e:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as e:
         raise ValueError(f"{annotations}: not valid JSON: {e}") from None
     index = read_coco(data, images_dir, str(annotations))
     missing = {r.path for r in index.records if not os.path.isfile(r.path)}

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
-import yaml
+from ..io.text import load_yaml
+from ..limits import MAX_CLASSES, check_cap
 
 TOP_KEYS = ("path", "train", "val", "test", "names", "nc", "download")
 SPLITS = ("train", "val", "test")
@@ -66,6 +67,8 @@ def parse_names(names: Any, nc: Any, source: str) -> list[str] | None:
     """``names`` as a list or {id: name} mapping (ids 0..n-1), checked against ``nc``."""
     if nc is not None and (not isinstance(nc, int) or isinstance(nc, bool) or nc <= 0):
         raise ValueError(f"{source}: 'nc' must be a positive integer, got {nc!r}")
+    if nc is not None:
+        check_cap(nc, MAX_CLASSES, f"{source}: nc")  # before a name is made for each class
     if names is None:
         return None if nc is None else [f"class{i}" for i in range(nc)]
     if isinstance(names, dict):
@@ -76,6 +79,7 @@ def parse_names(names: Any, nc: Any, source: str) -> list[str] | None:
         names = [names[i] for i in ids]
     if not isinstance(names, list) or not names:
         raise ValueError(f"{source}: 'names' must be a non-empty list or {{id: name}} mapping")
+    check_cap(len(names), MAX_CLASSES, f"{source}: len(names)")
     names = [str(n) for n in names]
     if nc is not None and nc != len(names):
         raise ValueError(f"{source}: nc={nc} but {len(names)} names given")
@@ -120,12 +124,8 @@ def data_config_from_dict(data: Any, source: Path) -> DataConfig:
 
 
 def load_data_config(path: str | Path) -> DataConfig:
-    """Read a dataset YAML (safe loader) into a DataConfig."""
+    """Read a dataset YAML (safe loader, no aliases) into a DataConfig."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset YAML '{path}' not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-    return data_config_from_dict(data, path)
+    return data_config_from_dict(load_yaml(path), path)

@@ -5,7 +5,12 @@ An item is ``(image, labels, meta)``:
 - ``image``: float32 tensor [3, H, W], RGB in 0..1, at the network input size (H, W);
 - ``labels``: float32 tensor [K, 5] = (class, cx, cy, w, h) normalised to that input (0..1);
 - ``meta``: an ImageMeta (path, image id, original shape, input shape, LetterboxInfo when the
-  image was only letterboxed, i.e. for validation).
+  image was only letterboxed, i.e. for validation; ``error`` when the image could not be read).
+
+An unreadable image is reported once, naming the file and the cause. When augmenting (training)
+another image stands in for it; otherwise (validation) the item is a blank marked with
+``meta.error``, which ``engine.validate`` leaves out of the predictions and the ground truth, so
+no image's predictions are ever scored against another image.
 
 Index with an int (the dataset's ``img_size``; augmentation seeded by (``seed``, index)) or with
 an ItemKey (index, size, seed) as the loader's batch sampler does for multi-scale training and
@@ -24,14 +29,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..runtime.letterbox import LetterboxInfo, as_hw, letterbox, letterbox_boxes
+from ..io.images import ImageError, read_image
+from ..runtime.letterbox import PAD_VALUE, LetterboxInfo, as_hw, letterbox, letterbox_boxes
 from .augment import (AugmentConfig, mosaic4, normalised_to_pixels, photometric_and_flips,
                       pixels_to_normalised, random_affine, resize_to_fit)
 from .cache import candidate_paths, files_hash, load_cache, save_cache
 from .cocojson import load_coco
 from .config import CocoSplit, DataConfig, load_data_config
-from .labels import (ImageRecord, LabelWarning, emit_warnings, img2label_path, list_images, read_image,
-                     read_labels)
+from .labels import ImageRecord, LabelWarning, emit_warnings, img2label_path, list_images, read_labels
 
 
 class ItemKey(NamedTuple):
@@ -53,6 +58,7 @@ class ImageMeta:
     shape: tuple[int, int]
     letterbox: LetterboxInfo | None
     index: int
+    error: str | None = None
 
 
 def to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -79,7 +85,7 @@ class DetectionDataset(Dataset):
         if len(self.category_ids) != len(self.names):
             raise ValueError(f"{len(self.category_ids)} category_ids for {len(self.names)} names")
         self.seed = seed
-        self._bad: set[str] = set()
+        self._bad: dict[str, str] = {}  # path -> why it could not be read (reported once)
 
     @property
     def nc(self) -> int:
@@ -99,19 +105,30 @@ class DetectionDataset(Dataset):
         return [{"image_id": r.image_id, "width": r.shape[1], "height": r.shape[0], "labels": r.labels,
                  "file_name": os.path.basename(r.path)} for r in self.records]
 
-    def read(self, index: int) -> tuple[int, np.ndarray]:
-        """(index actually used, BGR image); an unreadable image is reported once and the next
-        readable one stands in, so one bad file never stops a run."""
+    def read(self, index: int) -> tuple[int, np.ndarray | None]:
+        """(index actually used, BGR image). An unreadable image is reported once; when
+        augmenting the next readable one stands in, otherwise the image is None (see module doc)."""
         n = len(self.records)
-        for step in range(n):
+        for step in range(n if self.augment else 1):
             j = (index + step) % n
-            img = read_image(self.records[j].path)
-            if img is not None:
-                return j, img
-            if self.records[j].path not in self._bad:
-                self._bad.add(self.records[j].path)
-                warnings.warn(f"{self.records[j].path}: unreadable image, skipped", LabelWarning)
-        raise RuntimeError("DetectionDataset: no readable image left")
+            try:
+                return j, read_image(self.records[j].path)
+            except ImageError as e:
+                if e.path not in self._bad:
+                    self._bad[e.path] = e.reason
+                    fate = "another image stands in" if self.augment else "left out of validation"
+                    warnings.warn(f"{e.path}: unreadable image, skipped ({e.reason}); {fate}", LabelWarning)
+        if not self.augment:
+            return index, None
+        raise ValueError(f"DetectionDataset: none of the {n} images can be read any more")
+
+    def skipped_item(self, index: int, size: tuple[int, int]):
+        """A blank item without labels whose meta carries the read error (validation only)."""
+        rec = self.records[index]
+        img = np.full((*size, 3), PAD_VALUE, np.uint8)
+        why = self._bad.get(rec.path, "unreadable image")
+        meta = ImageMeta(rec.path, rec.image_id, rec.shape, size, None, index, error=f"{rec.path}: {why}")
+        return to_tensor(img), torch.zeros((0, 5)), meta
 
     def __getitem__(self, key: int | ItemKey):
         index = int(key.index if isinstance(key, ItemKey) else key)
@@ -128,6 +145,8 @@ class DetectionDataset(Dataset):
             info = None
         else:
             index, img0 = self.read(index)
+            if img0 is None:
+                return self.skipped_item(index, size)
             shape0 = img0.shape[:2]
             img, info = letterbox(img0, size)
             boxes = normalised_to_pixels(self.records[index].labels, shape0)
@@ -159,9 +178,12 @@ def scan_yolo(files: Sequence[str], label_files: Sequence[Path], nc: int) -> dic
     """Read every image once (shape; unreadable ones are flagged) and parse every label file."""
     def one(pair):
         img_path, lbl_path = pair
-        img = read_image(img_path)
         labels, problems = read_labels(lbl_path, nc)
-        shape = None if img is None else list(img.shape[:2])
+        try:
+            shape = list(read_image(img_path).shape[:2])
+        except ImageError as e:
+            shape = None
+            problems.append(f"{e.path}: unreadable image, skipped ({e.reason})")
         return {"path": img_path, "shape": shape, "labels": labels.tolist()}, problems
 
     entries, problems = [], []
@@ -170,20 +192,36 @@ def scan_yolo(files: Sequence[str], label_files: Sequence[Path], nc: int) -> dic
         for entry, probs in pool.map(one, zip(files, label_files)):
             entries.append(entry)
             problems += probs
-            if entry["shape"] is None:
-                problems.append(f"{entry['path']}: unreadable image, skipped")
     return {"images": entries, "problems": problems}
 
 
+def check_any_labels(records: Sequence[ImageRecord], source: str, where: Path, training: bool) -> None:
+    """A split without a single label is a warning naming ``where`` (the labels folder or the
+    annotations file) -- every image would count as background -- and for training an error."""
+    if any(len(r.labels) for r in records):
+        return
+    if where.suffix.lower() == ".json":
+        why = f"{where} has no usable annotations"
+    elif not where.is_dir():
+        why = f"no labels folder {where}"
+    else:
+        why = f"none of the {len(records)} images has a label in {where} (label files missing or empty)"
+    if training:
+        raise ValueError(f"{source}: {why}; training needs labels")
+    warnings.warn(f"{source}: {why}; every image counts as background", LabelWarning, stacklevel=3)
+
+
 def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
-                 cache_dir: str | Path | None = None, source: str = "dataset") -> list[ImageRecord]:
+                 cache_dir: str | Path | None = None, source: str = "dataset",
+                 training: bool = False) -> list[ImageRecord]:
     """YOLO-layout image sources (folders, .txt lists, files) -> records, using the label cache.
 
-    Label and image problems are warned about (file and line named) on every load, cached or not.
+    Label and image problems are warned about (file and line named) on every load, cached or not;
+    so is a split without any label (an error when ``training``: see ``check_any_labels``).
     """
     files = list_images(sources, source)
     label_files = [img2label_path(f) for f in files]
-    key = files_hash([*files, *label_files], extra={"nc": nc})
+    key = files_hash(files, label_files, extra={"nc": nc})
     labels_dir = Path(os.path.commonpath([str(p.parent) for p in label_files]))
     paths = candidate_paths(labels_dir, cache_dir, files)
     data = load_cache(paths, key) if cache else None
@@ -201,8 +239,10 @@ def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
     stems = [Path(e["path"]).stem for e in good]
     numeric = all(s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems)
     ids = [int(s) for s in stems] if numeric else list(range(len(good)))
-    return [ImageRecord(e["path"], np.array(e["labels"], np.float32).reshape(-1, 5), i, tuple(e["shape"]))
-            for e, i in zip(good, ids)]
+    records = [ImageRecord(e["path"], np.array(e["labels"], np.float32).reshape(-1, 5), i, tuple(e["shape"]))
+               for e, i in zip(good, ids)]
+    check_any_labels(records, source, labels_dir, training)
+    return records
 
 
 def build_dataset(data: DataConfig | str | Path, split: str = "train", *, img_size=640,
@@ -224,8 +264,10 @@ def build_dataset(data: DataConfig | str | Path, split: str = "train", *, img_si
             raise ValueError(f"{cfg.source}: {len(names)} names but {sources.annotations} has "
                              f"{len(index.names)} categories")
         records, category_ids = index.records, index.category_ids
+        check_any_labels(records, where, sources.annotations, split == "train")
     else:
-        records = yolo_records(sources, len(cfg.names), cache=cache, cache_dir=cache_dir, source=where)
+        records = yolo_records(sources, len(cfg.names), cache=cache, cache_dir=cache_dir, source=where,
+                               training=split == "train")
         names, category_ids = cfg.names, None
     return DetectionDataset(records, names, img_size=img_size, category_ids=category_ids, seed=seed,
                             augment=(split == "train") if augment is None else augment, hyp=hyp)

@@ -14,9 +14,10 @@ from typing import Iterable, Union
 
 import numpy as np
 
+from ..io.images import IMAGE_SUFFIXES, images_in, is_file
+from ..io.text import read_text
 from ..runtime.nms import xywh2xyxy
 
-IMG_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 BOX_TOL = 1e-3  # normalised coords may overshoot [0, 1] by this much (rounding in exporters)
 MAX_WARNINGS = 100  # per dataset load; past this a summary line keeps logs readable
 
@@ -56,14 +57,14 @@ def list_images(sources: Iterable[Union[str, Path]], source_name: str = "dataset
     for src in sources:
         src = Path(src)
         if src.is_dir():
-            found += [str(p) for p in src.rglob("*") if p.suffix.lower() in IMG_SUFFIXES]
-        elif src.is_file() and src.suffix.lower() == ".txt":
-            for line in src.read_text().splitlines():
+            found += [str(p) for p in images_in(src, recursive=True)]
+        elif is_file(src) and src.suffix.lower() == ".txt":
+            for line in read_text(src).splitlines():
                 line = line.strip()
                 if line:
                     p = Path(line)
                     found.append(str(p if p.is_absolute() else (src.parent / p)))
-        elif src.is_file() and src.suffix.lower() in IMG_SUFFIXES:
+        elif is_file(src) and src.suffix.lower() in IMAGE_SUFFIXES:
             found.append(str(src))
         else:
             raise FileNotFoundError(f"{source_name}: image source '{src}' not found "
@@ -123,23 +124,12 @@ def parse_label_text(text: str, nc: int, name: str) -> tuple[np.ndarray, list[st
 def read_labels(path: str | Path, nc: int) -> tuple[np.ndarray, list[str]]:
     """A label file -> (labels [K, 5], problems); a missing file is an image without objects."""
     try:
-        text = Path(path).read_text()
+        text = read_text(path)
     except FileNotFoundError:
         return np.zeros((0, 5), np.float32), []
-    except (OSError, UnicodeDecodeError) as e:
-        return np.zeros((0, 5), np.float32), [f"{path}: unreadable label file ({e}); labels dropped"]
+    except ValueError as e:  # unreadable or binary: the message names the file
+        return np.zeros((0, 5), np.float32), [f"{e}; labels dropped"]
     return parse_label_text(text, nc, str(path))
-
-
-def read_image(path: str | Path) -> np.ndarray | None:
-    """A BGR uint8 image [H, W, 3], or None when the file is missing, corrupt or not an image
-    (the dataset reports and skips those instead of stopping)."""
-    from ..runtime.sources import read_image as read_or_raise
-
-    try:
-        return read_or_raise(path)
-    except (OSError, ValueError):
-        return None
 
 
 def xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 A config names one factory per stage (``{name: csppeleenet, ...kwargs}``); channel counts flow
 from each stage's ``out_specs`` to the next, so a config never repeats one. Unknown keys, at the
-top level or in a component, are errors naming the key and the file.
+top level or in a component, are errors naming the key and the file, and so is a config past the
+caps of ``detector.limits`` (classes, input size, parameters -- counted by building the stages
+on the meta device, where nothing is allocated).
 """
 from __future__ import annotations
 
@@ -11,9 +13,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
+import torch.nn as nn
 
 from ..data.coco import COCO_NAMES
+from ..io.text import load_yaml
+from ..limits import MAX_CLASSES, MAX_INPUT_SIZE, check_cap, check_parameter_count
 from ..resources import config_dir
 from .backbones import BACKBONES
 from .heads import HEADS
@@ -101,9 +105,30 @@ def config_from_dict(data: Any, source: str = "<config>") -> ModelConfig:
         if stage in values:
             values[stage] = parse_component(stage, values[stage], source)
     cfg = ModelConfig(**values)
+    for key, cap in (("num_classes", MAX_CLASSES), ("img_size", MAX_INPUT_SIZE)):
+        value = getattr(cfg, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{source}: '{key}' must be a positive integer, got {value!r}")
+        check_cap(value, cap, f"{source}: {key}")
     if cfg.names is not None and len(cfg.names) != cfg.num_classes:
         raise ValueError(f"{source}: {len(cfg.names)} names for num_classes={cfg.num_classes}")
+    check_parameter_count(lambda: _stages_named(cfg, source), source)
     return cfg
+
+
+def _stages_named(cfg: ModelConfig, source: str) -> tuple[nn.Module, nn.Module, nn.Module]:
+    try:
+        return build_stages(cfg)
+    except (TypeError, ValueError) as e:  # a factory refusing a kwarg's value or type
+        raise ValueError(f"{source}: {e}") from None
+
+
+def build_stages(config: ModelConfig) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """(backbone, neck, head) built from ``config``, each stage from the previous one's specs."""
+    backbone = STAGES["backbone"][config.backbone.name](**config.backbone.kwargs)
+    neck = STAGES["neck"][config.neck.name](backbone.out_specs, **config.neck.kwargs)
+    head = STAGES["head"][config.head.name](neck.out_specs, num_classes=config.num_classes, **config.head.kwargs)
+    return backbone, neck, head
 
 
 def resolve_config_path(ref: str | Path) -> Path:
@@ -120,10 +145,6 @@ def resolve_config_path(ref: str | Path) -> Path:
 
 
 def load_config(ref: str | Path) -> ModelConfig:
-    """Read a model config YAML (safe loader) by path or by name."""
+    """Read a model config YAML (safe loader, no aliases) by path or by name."""
     path = resolve_config_path(ref)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-    return config_from_dict(data, str(path))
+    return config_from_dict(load_yaml(path), str(path))

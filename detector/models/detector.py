@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .config import STAGES, ModelConfig, config_from_dict, load_config
+from .config import ModelConfig, build_stages, config_from_dict, load_config
 
 
 class YOLODetector(nn.Module):
@@ -17,10 +17,7 @@ class YOLODetector(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.backbone = STAGES["backbone"][config.backbone.name](**config.backbone.kwargs)
-        self.neck = STAGES["neck"][config.neck.name](self.backbone.out_specs, **config.neck.kwargs)
-        self.head = STAGES["head"][config.head.name](self.neck.out_specs, num_classes=config.num_classes,
-                                                    **config.head.kwargs)
+        self.backbone, self.neck, self.head = build_stages(config)
         self.names = config.class_names()
 
     @property

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..io.text import read_text
 from .checkpoint import load_checkpoint
 from .config import config_from_dict, load_config
 from .detector import YOLODetector
@@ -29,7 +30,7 @@ def _darknet(cfg_path: Path, weights: Path | None, names: list[str] | None):
 
     if not cfg_path.is_file():
         raise FileNotFoundError(f"{cfg_path}: no such Darknet cfg")
-    model = DarknetDetector.from_text(cfg_path.read_text(), str(cfg_path), names=names)
+    model = DarknetDetector.from_text(read_text(cfg_path), str(cfg_path), names=names)
     if weights is not None:
         model.load_darknet_weights(weights)
     return model
@@ -85,7 +86,7 @@ def read_names(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such names file")
-    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    names = [line.strip() for line in read_text(path).splitlines() if line.strip()]
     if not names:
         raise ValueError(f"{path}: names file is empty")
     return names

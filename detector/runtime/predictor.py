@@ -10,11 +10,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ..io.images import read_image
 from .backends import load_backend
 from .letterbox import preprocess, scale_boxes
 from .nms import postprocess
 from .results import Results
-from .sources import read_image
 
 
 class Detector:

@@ -17,21 +17,13 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".pgm", ".ppm"}
+from ..io.images import ImageError, images_in, is_image_file, read_image
+from ..io.text import read_text
+
+__all__ = ["Frame", "ImageSource", "StreamSource", "VideoSource", "list_images", "open_source", "read_image"]
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm", ".ts", ".flv"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """BGR uint8 [H, W, 3] from a file; one-line errors for missing or undecodable files."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such image")
-    data = np.fromfile(str(path), dtype=np.uint8)  # imdecode also handles non-ASCII paths
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None:
-        raise ValueError(f"{path}: cannot decode image (corrupt or unsupported format)")
-    return img
 
 
 @dataclass
@@ -60,7 +52,7 @@ class ImageSource:
         for i, p in enumerate(self.paths):
             try:
                 yield Frame(read_image(p), p.name, i, path=str(p))
-            except (ValueError, FileNotFoundError) as e:
+            except ImageError as e:
                 yield Frame(None, p.name, i, error=str(e), path=str(p))
 
     def close(self) -> None:
@@ -159,15 +151,13 @@ def list_images(spec: str, recursive: bool = False) -> list[Path]:
     """Image paths from a file, folder, glob pattern or .txt list (one path per line)."""
     path = Path(spec)
     if path.is_dir():
-        it = path.rglob("*") if recursive else path.iterdir()
-        return sorted(p for p in it if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        return images_in(path, recursive)
     if path.suffix.lower() == ".txt" and path.is_file():
         base = path.parent
-        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+        lines = [ln.strip() for ln in read_text(path).splitlines() if ln.strip() and not ln.startswith("#")]
         return [p if p.is_absolute() else base / p for p in map(Path, lines)]
     if any(ch in spec for ch in "*?["):
-        return sorted(Path(p) for p in globlib.glob(spec, recursive=recursive)
-                      if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(Path(p) for p in globlib.glob(spec, recursive=recursive) if is_image_file(p))
     return [path]
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from detector.data import LabelWarning, build_dataset, load_data_config, yolo_records
 from detector.data import datasets as datasets_module
+from detector.data.cache import CACHE_VERSION
 
 from .helpers import write_rect_dataset
 
@@ -57,7 +58,7 @@ def test_corrupt_cache_is_rebuilt_and_cache_false_writes_nothing(tmp_path):
     (cache,) = caches(tmp_path / "labels")
     cache.write_text("{ not json")
     assert len(yolo_records([tmp_path / "images" / "train"], 12)) == 2
-    assert json.loads(cache.read_text())["version"] == 1
+    assert json.loads(cache.read_text())["version"] == CACHE_VERSION
     cache.unlink()
     yolo_records([tmp_path / "images" / "train"], 12, cache=False)
     assert not caches(tmp_path / "labels")
@@ -96,3 +97,18 @@ def test_coco128_from_the_read_only_shared_folder(coco128, tmp_path, _private_ca
     cfg = load_data_config(yaml_path)
     again = datasets_module.yolo_records(cfg.val, 80)
     assert [r.path for r in again] == [r.path for r in ds.records]
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_never_served_stale(tmp_path, monkeypatch):
+    write_rect_dataset(tmp_path, n=3)
+    source = [tmp_path / "images" / "train"]
+    label = tmp_path / "labels" / "train" / "0001.txt"
+    label.write_text("1 0.5 0.5 0.25 0.25\n")
+    yolo_records(source, 12)
+    st = label.stat()
+    label.write_text("2 0.5 0.5 0.25 0.25\n")  # same size
+    os.utime(label, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime
+    assert label.stat().st_size == st.st_size and label.stat().st_mtime_ns == st.st_mtime_ns
+    np.testing.assert_allclose(yolo_records(source, 12)[1].labels, [[2, 0.5, 0.5, 0.25, 0.25]])
+    monkeypatch.setattr(datasets_module, "scan_yolo", no_scan)
+    yolo_records(source, 12)  # unchanged bytes: a hit

@@ -83,3 +83,64 @@ def test_names_in_the_yaml_must_match_the_categories_and_files_must_exist(tmp_pa
     (tmp_path / "bad.json").write_text('{"images": []}')
     with pytest.raises(ValueError, match=r"bad.json: not a COCO instances file \(no 'annotations' list\)"):
         load_coco(tmp_path / "bad.json", tmp_path / "images")
+
+
+def test_non_finite_and_degenerate_boxes_are_reported_like_bad_yolo_lines(tmp_path):
+    bad = [{"id": 201, "image_id": 7, "category_id": 3, "bbox": [float("nan"), 1, 5, 5]},
+           {"id": 202, "image_id": 7, "category_id": 3, "bbox": [1, 1, float("inf"), 5]},
+           {"id": 203, "image_id": 7, "category_id": 3, "bbox": [1, 1, 5, -2]},
+           {"id": 204, "image_id": 7, "category_id": 3, "bbox": [60, 60, 5, 5]},
+           {"id": 205, "image_id": 7, "category_id": 3, "bbox": [1, 1, True, 5]},
+           {"id": 206, "image_id": [7], "category_id": [3], "bbox": [1, 1, 5, 5]},
+           "not an annotation"]
+    _, path = write_coco(tmp_path, bad)
+    with pytest.warns(LabelWarning) as record:
+        index = load_coco(path, tmp_path / "images")
+    messages = [str(w.message) for w in record]
+    assert f"{path}: annotation 201: non-finite bbox [nan, 1, 5, 5]; label dropped" in messages
+    assert f"{path}: annotation 202: non-finite bbox [1, 1, inf, 5]; label dropped" in messages
+    assert f"{path}: annotation 203: non-positive bbox size w=5 h=-2; label dropped" in messages
+    assert f"{path}: annotation 204: bbox [60, 60, 5, 5] outside the 50x50 image; label dropped" in messages
+    assert f"{path}: annotation 205: bbox must be 4 numbers, got [1, 1, True, 5]; label dropped" in messages
+    assert f"{path}: annotation 206: unknown image_id [7]; label dropped" in messages
+    assert f"{path}: annotation #9: not an object; label dropped" in messages
+    assert len(messages) == 7 and len({r.image_id: r for r in index.records}[7].labels) == 1
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda d: d["categories"][1].pop("id"), r"instances.json: categories\[1\]: 'id' must be an integer, got None"),
+    (lambda d: d["images"][0].pop("width"), r"instances.json: images\[0\]: 'width' must be a positive number"),
+    (lambda d: d["images"][1].update(height=float("nan")), r"images\[1\]: 'height' must be a positive number"),
+    (lambda d: d["images"][1].update(id=42), r"images\[1\]: duplicate 'id' 42"),
+    (lambda d: d.pop("categories"), r"instances.json: not a COCO instances file \(no 'categories' list\)"),
+])
+def test_entries_without_their_keys_are_one_line_errors_naming_file_and_key(tmp_path, edit, match):
+    _, path = write_coco(tmp_path)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=match) as e:
+        load_coco(path, tmp_path / "images")
+    assert "\n" not in str(e.value)
+
+
+def test_a_top_level_list_or_a_binary_file_is_not_an_instances_file(tmp_path):
+    _, path = write_coco(tmp_path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"instances.json: not a COCO instances file \(the top level is a list"):
+        load_coco(path, tmp_path / "images")
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00")
+    with pytest.raises(ValueError, match=r"instances.json: not a text file"):
+        load_coco(path, tmp_path / "images")
+
+
+def test_a_coco_split_without_annotations_warns_and_cannot_train(tmp_path):
+    yaml_path, path = write_coco(tmp_path)
+    data = json.loads(path.read_text())
+    data["annotations"] = []
+    path.write_text(json.dumps(data))
+    with pytest.warns(LabelWarning, match="instances.json has no usable annotations; every image counts"):
+        build_dataset(yaml_path, "val")
+    yaml_path.write_text("train: {images: images, annotations: annotations/instances.json}\n")
+    with pytest.raises(ValueError, match="instances.json has no usable annotations; training needs labels"):
+        build_dataset(yaml_path, "train")

@@ -72,3 +72,24 @@ def test_importing_the_class_names_stays_light():
     code = "import sys, detector.data.coco, detector.data.config; print(sorted({'torch', 'cv2'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("text,match", [
+    ("train: a\nnc: 1000000000\n", r"data.yaml: nc=1,000,000,000 exceeds the cap of 100,000"),
+    ("a: &x [c0, c1]\ntrain: a\nnames: *x\n", r"data.yaml: not valid YAML \(line 3\): alias \*x"),
+])
+def test_class_counts_and_aliases_are_refused_before_anything_is_made(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match) as e:
+        load_data_config(write(tmp_path, text))
+    assert "\n" not in str(e.value)
+
+
+def test_a_binary_dataset_yaml_or_image_list_is_not_a_text_file(tmp_path):
+    from detector.data import build_dataset
+
+    (tmp_path / "data.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(ValueError, match=r"data.yaml: not a text file"):
+        load_data_config(tmp_path / "data.yaml")
+    (tmp_path / "list.txt").write_bytes(b"\xff\xfe\x00junk")
+    with pytest.raises(ValueError, match=r"list.txt: not a text file"):
+        build_dataset(write(tmp_path, "train: list.txt\nnames: [a]\n"), "train")

@@ -98,14 +98,47 @@ def test_indexing_errors_and_dataset_properties(rect_yaml):
         build_dataset(rect_yaml, "test")
 
 
-def test_an_image_that_breaks_after_indexing_is_reported_and_replaced(rect_yaml, tmp_path):
+def test_an_image_that_breaks_after_indexing_is_left_out_of_validation_not_replaced(rect_yaml):
     ds = build_dataset(rect_yaml, "val", img_size=64)
     broken = ds.records[3].path
     with open(broken, "wb") as f:
         f.write(b"garbage")
-    with pytest.warns(LabelWarning, match=f"{broken}: unreadable image, skipped"):
+    with pytest.warns(LabelWarning, match=f"{broken}: unreadable image, skipped \\(cannot decode image .*\\); "
+                                          "left out of validation"):
         img, labels, meta = ds[3]
-    assert meta.index == 4 and meta.path == ds.records[4].path and img.shape == (3, 64, 64)
+    assert meta.index == 3 and meta.path == broken and meta.image_id == ds.records[3].image_id
+    assert meta.error.startswith(f"{broken}: cannot decode image") and len(labels) == 0
+    assert img.shape == (3, 64, 64) and ds[4][2].error is None
+
+
+def test_training_lets_the_next_image_stand_in_and_says_so(rect_yaml):
+    ds = build_dataset(rect_yaml, "train", img_size=64, hyp=AugmentConfig(mosaic=0.0))
+    broken = ds.records[3].path
+    with open(broken, "wb") as f:
+        f.write(b"garbage")
+    with pytest.warns(LabelWarning, match=f"{broken}: unreadable image, skipped .*; another image stands in"):
+        _, _, meta = ds[3]
+    assert meta.index == 4 and meta.path == ds.records[4].path and meta.error is None
+
+
+def test_validation_never_credits_an_unreadable_image_to_another(rect_yaml):
+    from detector.data import create_dataloader
+    from detector.engine.validate import evaluate_model, ground_truth, predict_dataset
+    from detector.models import build_model
+
+    ds = build_dataset(rect_yaml, "val", img_size=64)
+    broken = ds.records[2]
+    open(broken.path, "wb").close()
+    loader = create_dataloader(ds, batch_size=4, shuffle=False)
+    model = build_model("csppeleenet-efm-nano").eval()
+    model.head.convs[0].bias.data.fill_(3)  # random weights: force scores over conf_thres
+    skipped = set()
+    with pytest.warns(LabelWarning, match="left out of validation"):
+        dets = predict_dataset(model, loader, skipped=skipped)
+    assert skipped == {broken.image_id}
+    assert dets and {d["image_id"] for d in dets} == {r.image_id for r in ds.records} - skipped
+    assert {im["id"] for im in ground_truth(ds, skipped)["images"]} == {r.image_id for r in ds.records} - skipped
+    assert "AP50" in evaluate_model(model, loader)  # reported once, above; scored without it
 
 
 def test_ground_truth_for_coco_evaluation_has_int_ids_and_original_sizes(tmp_path):

@@ -85,7 +85,8 @@ def test_corrupt_and_empty_images_are_reported_by_name_and_skipped(tmp_path):
     with pytest.warns(LabelWarning) as record:
         records = yolo_records([tmp_path / "images" / "train"], 12)
     bad = [str(w.message) for w in record]
-    assert f"{paths[1]}: unreadable image, skipped" in bad and f"{paths[2]}: unreadable image, skipped" in bad
+    assert f"{paths[1]}: unreadable image, skipped (cannot decode image (corrupt or unsupported format))" in bad
+    assert f"{paths[2]}: unreadable image, skipped (empty file, not an image)" in bad
     assert [r.path for r in records] == [str(paths[0]), str(paths[3])]
     assert records[0].shape == (96, 128) and records[0].image_id == 0
 
@@ -97,3 +98,40 @@ def test_a_missing_label_file_is_an_image_without_objects(tmp_path):
         warnings.simplefilter("error")  # and it is no problem worth a warning
         records = yolo_records([tmp_path / "images" / "train"], 12)
     assert records[0].labels.shape == (0, 5) and len(records[1].labels)
+
+
+def test_a_decompression_bomb_in_a_dataset_is_reported_by_name_and_skipped(tmp_path):
+    from ..io.helpers import png_claiming
+
+    paths = write_rect_dataset(tmp_path, n=3)
+    png_claiming(paths[1], 60000, 60000)
+    with pytest.warns(LabelWarning) as record:
+        records = yolo_records([tmp_path / "images" / "train"], 12)
+    assert any(str(w.message).startswith(f"{paths[1]}: unreadable image, skipped (60000x60000 image is over the cap")
+               for w in record)
+    assert [r.path for r in records] == [str(paths[0]), str(paths[2])]
+
+
+def test_a_split_without_a_labels_folder_warns_and_cannot_train(tmp_path):
+    import shutil
+
+    write_rect_dataset(tmp_path, n=2)
+    shutil.rmtree(tmp_path / "labels")
+    yaml_path = write_yaml(tmp_path)
+    with pytest.warns(LabelWarning, match=f"data.yaml 'val': no labels folder {tmp_path / 'labels' / 'train'}; "
+                                          "every image counts as background"):
+        assert len(build_dataset(yaml_path, "val")) == 2
+    with pytest.raises(ValueError, match=f"data.yaml 'train': no labels folder {tmp_path / 'labels' / 'train'}; "
+                                         "training needs labels"):
+        build_dataset(yaml_path, "train")
+
+
+def test_a_split_whose_label_files_are_all_empty_warns_and_cannot_train(tmp_path):
+    write_rect_dataset(tmp_path, n=3)
+    for label in (tmp_path / "labels" / "train").glob("*.txt"):
+        label.write_text("")
+    yaml_path = write_yaml(tmp_path)
+    with pytest.warns(LabelWarning, match=r"none of the 3 images has a label in .*labels/train \(label files missing"):
+        build_dataset(yaml_path, "val")
+    with pytest.raises(ValueError, match="training needs labels"):
+        build_dataset(yaml_path, "train")
