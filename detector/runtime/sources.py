@@ -8,6 +8,7 @@ model drops frames instead of falling further and further behind.
 from __future__ import annotations
 
 import glob as globlib
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -44,16 +45,32 @@ class ImageSource:
 
     def __init__(self, paths: list[Path]):
         self.paths = paths
+        self.names = output_names(paths)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __iter__(self) -> Iterator[Frame]:
-        for i, p in enumerate(self.paths):
+        for i, (p, name) in enumerate(zip(self.paths, self.names)):
             try:
-                yield Frame(read_image(p), p.name, i, path=str(p))
+                yield Frame(read_image(p), name, i, path=str(p))
             except ImageError as e:
-                yield Frame(None, p.name, i, error=str(e), path=str(p))
+                yield Frame(None, name, i, error=str(e), path=str(p))
+
+    def close(self) -> None:
+        pass
+
+
+def output_names(paths: list[Path]) -> list[str]:
+    """The name each image's outputs take: the file name, or, when two files share one (``a/x.jpg``
+    and ``b/x.jpg`` under ``--recursive``), the path below the folder they have in common, so
+    outputs mirror the source tree and never overwrite each other."""
+    names = [p.name for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    resolved = [p.resolve() for p in paths]
+    root = Path(os.path.commonpath([str(p.parent) for p in resolved]))
+    return [p.relative_to(root).as_posix() for p in resolved]
 
     def close(self) -> None:
         pass
@@ -104,6 +121,7 @@ class StreamSource:
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
         self.name = f"webcam{spec}" if isinstance(spec, int) else "stream"
         self._frame, self._seq, self._alive = None, 0, True
+        self._closed = self._reader_done = False
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._reader, daemon=True)
         self._thread.start()
@@ -123,7 +141,11 @@ class StreamSource:
             n += 1
         with self._cond:
             self._alive = False
+            self._reader_done = True
+            release = self._closed
             self._cond.notify_all()
+        if release:
+            self.cap.release()
 
     def __len__(self) -> int:
         return 0
@@ -142,9 +164,16 @@ class StreamSource:
             i += 1
 
     def close(self) -> None:
-        self._alive = False
-        self._thread.join(timeout=2)
-        self.cap.release()
+        """Stop the reader; the capture is released by whichever of the two finishes last, so a
+        reader still blocked in ``grab()`` on a dead stream never has it freed under it."""
+        with self._cond:
+            self._alive = False
+            self._closed = True
+            reader_done = self._reader_done
+        if reader_done:
+            self.cap.release()
+        else:
+            self._thread.join(timeout=2)
 
 
 def list_images(spec: str, recursive: bool = False) -> list[Path]:

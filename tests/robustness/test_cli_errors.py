@@ -106,3 +106,23 @@ def test_debug_shows_the_traceback(tmp_path):
     assert r.returncode != 0 and "Traceback" in r.stderr
     r = cspdet("detect", "--source", "nowhere/", cwd=tmp_path, env={"CSPDET_DEBUG": "1"})
     assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_same_file_names_in_subfolders_keep_their_own_outputs(tmp_path):
+    import json
+    import shutil
+
+    from detector.resources import demo_media_dir
+
+    media = demo_media_dir()
+    for sub, src in (("a", "demo_000.jpg"), ("b", "demo_001.jpg")):
+        (tmp_path / "src" / sub).mkdir(parents=True)
+        shutil.copy(media / src, tmp_path / "src" / sub / "x.jpg")
+    r = cspdet("detect", "--source", "src", "--recursive", "--save-txt", "--save-json", "--project", "out",
+               cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = tmp_path / "out" / "exp"
+    assert (run / "a" / "x.jpg").is_file() and (run / "b" / "x.jpg").is_file()
+    assert (run / "labels" / "a" / "x.txt").read_text() != (run / "labels" / "b" / "x.txt").read_text()
+    ids = {d["image_id"] for d in json.loads((run / "predictions.json").read_text())}
+    assert ids == {"a/x", "b/x"}
