@@ -241,7 +241,33 @@ class Trainer:
         if self.main:
             self.start_run()
         metrics, t0, first = {}, time.time(), self.epoch
-        for self.epoch in range(self.epoch, cfg.epochs):
+        try:
+            metrics = self._epochs(first)
+        except KeyboardInterrupt:
+            if self.main:
+                self.interrupted()
+            raise
+        if self.main:
+            self.log.plot()
+            print(f"done: {cfg.epochs - first} epochs in {(time.time() - t0) / 60:.1f} min; best fitness {self.best:.4f}; "
+                  f"weights in {self.run_dir / 'weights'}")
+        if self.world > 1:
+            dist.barrier()
+        return metrics
+
+    def interrupted(self) -> None:
+        """Ctrl-C/SIGTERM: say what is kept (last.pt is only ever replaced whole) and how to go on."""
+        last = self.run_dir / "weights" / "last.pt"
+        if last.is_file():
+            self.log.plot()
+            print(f"interrupted in epoch {self.epoch + 1}; {last} holds the last finished epoch; continue with: "
+                  f"cspdet train --resume {last}")
+        else:
+            print(f"interrupted in epoch {self.epoch + 1}, before any epoch finished; nothing to resume")
+
+    def _epochs(self, first: int) -> dict:
+        cfg, metrics = self.cfg, {}
+        for self.epoch in range(first, cfg.epochs):
             t_epoch = time.time()
             losses, lr = self.train_one_epoch()
             if self.main:
@@ -255,12 +281,6 @@ class Trainer:
                 print(self.epoch_line(losses, lr, metrics, time.time() - t_epoch))
             if "epoch_end" in self.callbacks:
                 self.callbacks["epoch_end"](self)
-        if self.main:
-            self.log.plot()
-            print(f"done: {cfg.epochs - first} epochs in {(time.time() - t0) / 60:.1f} min; best fitness {self.best:.4f}; "
-                  f"weights in {self.run_dir / 'weights'}")
-        if self.world > 1:
-            dist.barrier()
         return metrics
 
     def start_run(self) -> None:

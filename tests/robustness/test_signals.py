@@ -83,3 +83,30 @@ def test_detect_interrupted_while_starting(long_video, tmp_path, trial):
     exp = tmp_path / "exp"
     if not run.looping.is_set():  # stopped before any frame: no folder of nothing is left behind
         assert not exp.exists() or any(p.is_file() for p in exp.rglob("*"))
+
+
+def test_train_val_and_bench_stop_on_ctrl_c_sent_to_the_whole_process_group(tmp_path):
+    """As a terminal's Ctrl-C does: data loader workers get the signal too."""
+    import os
+
+    from detector.data import make_synthetic_dataset
+
+    data = make_synthetic_dataset(tmp_path / "d", 64, 8, img_size=(96, 96), seed=0)
+    cmds = {"train": ["train", "--data", data, "--cfg", "csppeleenet-efm-nano", "--img-size", "96", "--epochs", "50",
+                      "--batch-size", "8", "--workers", "2"],
+            "val": ["val", "--data", data, "--batch-size", "1"],
+            "bench": ["bench", "csppeleenet-efm-sam", "--backends", "torch", "--runs", "5000", "--no-progress"]}
+    for name, args in cmds.items():
+        proc = subprocess.Popen([sys.executable, "-m", "detector", *map(str, args)], cwd=tmp_path, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+        time.sleep(8)
+        assert proc.poll() is None, f"{name} ended before the signal"
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert "Traceback" not in err, (name, err)
+        assert proc.returncode == 130 and took < GRACE_S, (name, proc.returncode, took)
+        assert f"cspdet {name}: interrupted" in err
+        if name == "train" and "interrupted in epoch" in out:
+            assert "--resume" in out or "nothing to resume" in out
