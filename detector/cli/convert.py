@@ -1,6 +1,12 @@
-"""``cspdet convert``: Darknet .cfg + .weights -> cspdet .pt checkpoint, and back."""
+"""``cspdet convert``: Darknet .cfg + .weights -> cspdet .pt checkpoint, and back.
+
+The .weights header (version major/minor/revision and ``seen``, the images trained on) goes into
+the checkpoint as ``darknet_header`` and comes back out, so .weights -> .pt -> .weights gives the
+same bytes whatever Darknet version wrote the file.
+"""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 
@@ -41,14 +47,31 @@ def run(args) -> int:
         for path, text in companions.items():  # the same text already there is no conflict
             if path.exists() and not args.force and path.read_text() != text:
                 raise CLIError(f"-o {out}: {path.name} beside it exists with other content (pass --force to overwrite)")
+        if getattr(model, "weights_header", None) is None and Path(args.weights).suffix == ".pt":
+            model.weights_header = stored_header(Path(args.weights))
         model.save_darknet_weights(out)
         for path, text in companions.items():
             path.write_text(text)
     elif out.suffix == ".pt":
-        save_checkpoint(out, model)
+        header = getattr(model, "weights_header", None)
+        save_checkpoint(out, model, **({"darknet_header": dataclasses.asdict(header)} if header else {}))
     else:
         raise CLIError(f"-o {out}: output must end in .pt or .weights")
     beside = f" and {out.stem}.cfg/.names beside it" if out.suffix == ".weights" else ""
     params = sum(p.numel() for p in model.parameters())
     print(f"wrote {out}{beside} ({model.num_classes} classes, {params:,} parameters)")
     return 0
+
+
+def stored_header(path: Path):
+    """The WeightsHeader ``convert`` kept in a checkpoint, or None (save_weights' default then)."""
+    from ..darknet.weights import WeightsHeader
+    from ..models.checkpoint import load_checkpoint
+
+    fields = load_checkpoint(path).get("darknet_header")
+    if fields is None:
+        return None
+    try:
+        return WeightsHeader(**{k: int(fields[k]) for k in ("major", "minor", "revision", "seen")})
+    except (TypeError, KeyError, ValueError):
+        raise ValueError(f"{path}: checkpoint entry 'darknet_header' is malformed: {fields!r}") from None

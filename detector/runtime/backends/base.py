@@ -33,27 +33,60 @@ class OnnxMeta:
         return decode(list(outputs), self.spec) if self.raw else outputs[0]
 
 
+# The code that decides an exported graph or its metadata: what ``export_onnx`` and
+# ``load_detector`` import (subpackages, then single modules), relative to the package.
+GRAPH_CODE = ("export", "models", "layers", "darknet", "io", "runtime/decode.py", "runtime/letterbox.py",
+              "data/coco.py", "limits.py", "__init__.py")
+
+
+def graph_code_files() -> list[Path]:
+    """Every file of GRAPH_CODE, in a fixed order."""
+    root = Path(__file__).resolve().parents[2]
+    files = []
+    for entry in GRAPH_CODE:
+        path = root / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return files
+
+
 @functools.lru_cache(maxsize=1)
 def _code_revision() -> str:
     """Hash of the code that shapes an exported graph, so a cspdet upgrade never reuses a stale export."""
     root = Path(__file__).resolve().parents[2]
     h = hashlib.sha1()
-    for sub in ("export", "models", "layers", "darknet"):
-        for f in sorted((root / sub).rglob("*.py")):
-            h.update(f.relative_to(root).as_posix().encode())
-            h.update(f.read_bytes())
+    for f in graph_code_files():
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
     return h.hexdigest()[:12]
+
+
+def _source_digest(path: Path, cfg) -> str:
+    """sha256 over the bytes of every file the model is built from: the model file (a config
+    name resolved to its YAML) and the Darknet cfg of a .weights file."""
+    from ...models.config import resolve_config_path
+
+    files = [path if path.is_file() else resolve_config_path(path)]
+    if cfg or path.suffix.lower() == ".weights":
+        files.append(Path(cfg) if cfg else path.with_suffix(".cfg"))
+    h = hashlib.sha256()
+    for f in files:
+        with open(f, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) -> Path:
     """``path`` if it is ONNX; otherwise export the model once to a cache file and return that.
 
     Lets ``--backend onnxruntime|opencv`` take a ``.pt``, YAML or Darknet model directly. The
-    cache name hashes the source's path, size and mtime, the export settings and the exporter code.
+    cache name hashes the source's path and content (and its Darknet cfg's), the export settings
+    and the exporter code; the file is written under a temporary name and renamed into place, so
+    an interrupted export is never served.
     """
     import torch  # noqa: F401  (export needs it; fail here with a clear import error)
 
-    from ...export import export_onnx
+    from ...export import atomic_output, export_onnx
     from ...models.loading import load_detector
     from ...models.zoo import resolve_weights
 
@@ -63,11 +96,10 @@ def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) ->
         return path
     model = load_detector(path, cfg=cfg)
     size = img_size or getattr(model, "img_size", 416)
-    key_src = f"{path.resolve()}|{path.stat().st_size if path.exists() else 0}|" \
-              f"{path.stat().st_mtime if path.exists() else 0}|{size}|{batch}|{cfg}|{_code_revision()}"
+    key_src = f"{path.resolve()}|{_source_digest(path, cfg)}|{size}|{batch}|{cfg}|{_code_revision()}"
     key = hashlib.sha1(key_src.encode()).hexdigest()[:12]
     out = Path(tempfile.gettempdir()) / "cspdet-onnx" / f"{path.stem}-{key}.onnx"
     if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        export_onnx(model, out, img_size=size, batch=batch)
+        with atomic_output(out) as tmp:
+            export_onnx(model, tmp, img_size=size, batch=batch)
     return out
