@@ -27,3 +27,11 @@ def shared():
     if not (path / "darknet").is_dir():
         pytest.skip(f"shared data not found at {path} (set CSPDET_SHARED to the folder holding darknet/ and data/)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _zoo_offline(monkeypatch, tmp_path_factory):
+    """No test fetches a zoo model from the internet or writes to ~/.cache: the cache is a temp
+    folder and the mirror a port nothing listens on (tests/models points it at its own server)."""
+    monkeypatch.setenv("CSPDET_HOME", str(tmp_path_factory.getbasetemp() / "cspdet-home"))
+    monkeypatch.setenv("CSPDET_ZOO_MIRROR", "http://127.0.0.1:9")

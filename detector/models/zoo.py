@@ -100,6 +100,7 @@ def home() -> Path:
 
 
 def get(name: str) -> ZooModel:
+    """The entry called ``name``, or a one-line ValueError listing the names."""
     if name not in ZOO:
         raise ValueError(f"{name!r} is not a zoo model; choose from {', '.join(ZOO)} (cspdet models)")
     return ZOO[name]

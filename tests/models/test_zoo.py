@@ -23,6 +23,7 @@ def cached(tiny_zoo, monkeypatch, refused_url):
 
 def test_models_lists_every_entry(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("CSPDET_HOME", str(tmp_path))
+    monkeypatch.delenv("CSPDET_ZOO_MIRROR")
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line for line in lines[1:len(zoo.ZOO) + 1]}
