@@ -51,13 +51,17 @@ def remove_if_empty(run_dir: Path | None) -> None:
 
 
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` fully to ``path`` or raise an OSError that names it (ENOSPC included)."""
+    """Write ``data`` to ``path`` whole or not at all (temp file + rename), or raise an OSError
+    naming it: a full disk never leaves a truncated image or label behind."""
+    tmp = path.with_name(f".{path.name}.part")
     try:
-        with open(path, "wb") as f:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.replace(tmp, path)
     except OSError as e:
+        tmp.unlink(missing_ok=True)
         raise OSError(f"{path}: could not write {len(data)} bytes ({e.strerror or e})") from None
 
 
