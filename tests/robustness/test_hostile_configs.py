@@ -2,7 +2,7 @@
 file (and line or key) and the cause: exit status 2, no traceback, nothing allocated first."""
 import pytest
 
-from .io.helpers import one_line_error, run_cli
+from tests.io.helpers import one_line_error, run_cli
 
 NET = "[net]\nwidth={w}\nheight=64\nchannels=3\n[convolutional]\nfilters={f}\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
 BOMB = 'a: &a ["lol", "lol"]\nb: &b [*a, *a]\nc: [*b, *b]\n'

@@ -4,9 +4,9 @@ without any label stops at once, naming the folder."""
 import json
 import shutil
 
-from ..io.helpers import one_line_error, png_claiming, run_cli
-from .helpers import write_rect_dataset, write_yaml
-from .test_cocojson import write_coco
+from tests.io.helpers import one_line_error, png_claiming, run_cli
+from tests.data.helpers import write_rect_dataset, write_yaml
+from tests.data.test_cocojson import write_coco
 
 NANO = ["--weights", "csppeleenet-efm-nano", "--img-size", "64"]  # 4 classes, random weights
 
