@@ -210,7 +210,8 @@ def markdown(report: dict) -> str:
         lines += ["## Tests: pytest -m cuda tests/cuda", "", t.get("summary") or t.get("error", ""), ""]
     if "train" in parts and "images_per_s" in parts["train"]:
         t = parts["train"]
-        lines += ["## Training: one epoch on coco128 images" + (" with AMP" if t["amp"] else " (FP32: AMP is CUDA-only)"), "",
+        amp = " with AMP" if t["amp"] else " (FP32: AMP is CUDA-only)"
+        lines += ["## Training: one epoch on coco128 images" + amp, "",
                   table(["model", "size", "batch", "images", "steps", "workers", "seconds", "images/s",
                          "images/s after step 1"],
                         [[t["model"], t["img_size"], t["batch"], t["images"], t["steps"], t["workers"], t["seconds"],
