@@ -46,3 +46,30 @@ def test_train_coco128_one_epoch_writes_its_curve(tmp_path, capsys):
     assert [r["epoch"] for r in rows] == [1] and 0 <= rows[0]["AP50"] <= 1
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (Path(tmp_path / "runs" / "exp") / "results.csv").is_file()
+
+
+def test_gpu_check_quick_on_cpu_writes_json_and_table_and_names_what_it_skipped(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("checks the CPU run; on a GPU run the script itself")
+    if not (shared_dir() / "darknet" / "yolov4-tiny.cfg").is_file() or not (shared_dir() / "data" / "coco128").is_dir():
+        pytest.skip(f"{shared_dir()}: needs darknet/yolov4-tiny.cfg and data/coco128; set CSPDET_SHARED")
+    assert script("gpu_check").main(["--quick", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    table_md = (tmp_path / "gpu_check.md").read_text()
+    env = report["environment"]
+    assert env["gpu"] is None and env["device"] == "cpu" and env["torch"] == torch.__version__ and env["date"]
+    assert "collected" in report["parts"]["tests"]["summary"] and report["failed"] == []
+    train = report["parts"]["train"]
+    assert train["images"] == 8 and train["steps"] == 2 and train["amp"] is False and train["images_per_s"] > 0
+    rows = report["parts"]["fps"]["rows"]
+    assert [(r["model"], r["device"], r["size"], r["batch"], r["precision"]) for r in rows] == [
+        ("EFM(SAM)-CSPPeleeNet", "CPU", 320, 1, "fp32"), ("YOLOv4-tiny", "CPU", 320, 1, "fp32")]
+    assert all(r["images_per_s"] > 0 for r in rows)
+    skipped = " ".join(report["skipped"])
+    for part, why in (("tests:", "no CUDA"), ("train:", "no AMP"), ("fps:", "YOLOv4")):
+        assert part in skipped and why in skipped, (part, skipped)
+    assert "# GPU check on CPU (reduced; no CUDA)" in table_md and "## Skipped" in table_md
+    assert "| EFM(SAM)-CSPPeleeNet | CPU" in table_md and table_md.strip() in printed

@@ -2,17 +2,22 @@
 
 An engine carries no metadata, so the class names, anchors and sizes come from the JSON sidecar
 ``<engine>.json`` that ``demos/jetson/build_engine.sh`` writes from the ONNX file's metadata.
-Works with the TensorRT 8.2 bindings API that JetPack 4.6 ships and with the tensor API of
-TensorRT >= 8.5; device memory through pycuda (or cuda-python's ``cuda.cudart``).
+Outputs are matched to the sidecar's ``output_names`` by name: TensorRT numbers its bindings in
+its own order, which need not be the ONNX graph's. Works with the TensorRT 8.2 bindings API that
+JetPack 4.6 ships and with the tensor API of TensorRT >= 8.5; device memory through pycuda, or
+cuda-python's runtime bindings (``cuda.bindings.runtime``, formerly ``cuda.cudart``) without it.
 """
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import numpy as np
 
 from ..decode import HeadSpec, decode
+
+CUDART_MODULES = ("cuda.bindings.runtime", "cuda.cudart")  # cuda-python >= 12.6, then older releases
 
 
 def sidecar(path: Path) -> dict:
@@ -23,8 +28,16 @@ def sidecar(path: Path) -> dict:
     return json.loads(meta_path.read_text())
 
 
-class _Cuda:
-    """Minimal device-buffer helper over pycuda (JetPack's usual choice)."""
+def output_order(meta: dict, spec: HeadSpec) -> list[str]:
+    """The output names the backend returns, in order: the sidecar's ``output_names``, or the
+    exporter's names (``output``; ``raw0``, ``raw1``... for raw maps) for an older sidecar."""
+    if meta.get("output_names"):
+        return list(meta["output_names"])
+    return [f"raw{i}" for i in range(len(spec.strides))] if meta.get("output_format") == "raw" else ["output"]
+
+
+class _PyCuda:
+    """Device buffers and a stream over pycuda (JetPack's usual choice)."""
 
     def __init__(self):
         import pycuda.autoinit  # noqa: F401  (creates the context)
@@ -32,6 +45,7 @@ class _Cuda:
 
         self.cuda = cuda
         self.stream = cuda.Stream()
+        self.handle = self.stream.handle
 
     def alloc(self, nbytes: int):
         return self.cuda.mem_alloc(nbytes)
@@ -44,6 +58,52 @@ class _Cuda:
 
     def sync(self):
         self.stream.synchronize()
+
+
+class _CudaRt:
+    """The same over cuda-python's runtime API, whose calls return ``(error, value...)`` tuples."""
+
+    def __init__(self, cudart):
+        self.rt = cudart
+        self.stream = self._check(cudart.cudaStreamCreate(), "cudaStreamCreate")
+        self.handle = int(self.stream)
+
+    def _check(self, result, what: str):
+        err, *value = result
+        if err != self.rt.cudaError_t.cudaSuccess:
+            raise RuntimeError(f"tensorrt: {what} failed: {err}")
+        return value[0] if value else None
+
+    def alloc(self, nbytes: int) -> int:
+        return int(self._check(self.rt.cudaMalloc(nbytes), "cudaMalloc"))
+
+    def _copy(self, dst: int, src: int, nbytes: int, kind: str) -> None:
+        self._check(self.rt.cudaMemcpyAsync(dst, src, nbytes, getattr(self.rt.cudaMemcpyKind, kind), self.stream),
+                    "cudaMemcpyAsync")
+
+    def to_device(self, dev: int, host: np.ndarray):
+        self._copy(dev, host.ctypes.data, host.nbytes, "cudaMemcpyHostToDevice")
+
+    def to_host(self, host: np.ndarray, dev: int):
+        self._copy(host.ctypes.data, dev, host.nbytes, "cudaMemcpyDeviceToHost")
+
+    def sync(self):
+        self._check(self.rt.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
+
+
+def open_cuda():
+    """A device-memory helper: pycuda when installed, else cuda-python's runtime bindings."""
+    try:
+        return _PyCuda()
+    except ImportError:
+        pass
+    for name in CUDART_MODULES:
+        try:
+            return _CudaRt(importlib.import_module(name))
+        except ImportError:
+            continue
+    raise ImportError("the tensorrt backend needs pycuda or cuda-python for device memory "
+                      "(pip install pycuda, or pip install cuda-python)")
 
 
 class TensorRTBackend:
@@ -62,11 +122,12 @@ class TensorRTBackend:
             import tensorrt as trt
         except ImportError:
             raise ImportError("the tensorrt backend needs the `tensorrt` Python module (JetPack ships it; "
-                              "on x86 install TensorRT) and pycuda") from None
+                              "on x86 install TensorRT) and pycuda or cuda-python") from None
         meta = sidecar(path)
         self.spec = HeadSpec.from_dict(meta)
         self.names = list(meta.get("names") or [f"class{i}" for i in range(self.spec.num_classes)])
         self.raw = meta.get("output_format") == "raw"
+        self.order = output_order(meta, self.spec)
         self.input_size = tuple(meta["img_size"])
         self.batch = meta.get("batch") or 1
         self.default_size = self.input_size[0]
@@ -77,44 +138,53 @@ class TensorRTBackend:
             raise ValueError(f"{path}: TensorRT could not deserialize the engine (built by another "
                              "TensorRT version or GPU? engines must be built on the device that runs them)")
         self.context = self.engine.create_execution_context()
-        self.cuda = _Cuda()
+        self.cuda = open_cuda()
         self._bind(trt)
+        missing = [n for n in self.order if n not in self.outputs]
+        if missing:
+            raise ValueError(f"{path}: engine outputs {sorted(self.outputs)} lack {missing}, named in "
+                             f"{path.name}.json (rebuild the engine from the ONNX file the sidecar came from)")
+
+    def _describe(self, trt, i: int) -> tuple[str, bool, tuple, object]:
+        """(name, is_input, shape, dtype) of I/O tensor ``i`` in either TensorRT API (the Jetson demo's
+        cspdet_rt keeps its own copy: it runs on the device without this package)."""
+        e = self.engine
+        if self.tensor_api:
+            name = e.get_tensor_name(i)
+            return name, e.get_tensor_mode(name) == trt.TensorIOMode.INPUT, e.get_tensor_shape(name), \
+                e.get_tensor_dtype(name)
+        return e.get_binding_name(i), e.binding_is_input(i), e.get_binding_shape(i), e.get_binding_dtype(i)
 
     def _bind(self, trt) -> None:
-        """Host and device buffers for every I/O tensor, in engine order."""
-        self.io = []  # (name, is_input, host array, device buffer)
-        tensor_api = hasattr(self.engine, "num_io_tensors")
-        count = self.engine.num_io_tensors if tensor_api else self.engine.num_bindings
+        """Host and device buffers for every I/O tensor; outputs kept by name."""
+        self.tensor_api = hasattr(self.engine, "num_io_tensors")
+        count = self.engine.num_io_tensors if self.tensor_api else self.engine.num_bindings
+        self.inputs, self.outputs, self.bindings = [], {}, []  # bindings: device pointers in engine order
         for i in range(count):
-            if tensor_api:
-                name = self.engine.get_tensor_name(i)
-                is_input = self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-                shape, dtype = self.engine.get_tensor_shape(name), self.engine.get_tensor_dtype(name)
-            else:
-                name = self.engine.get_binding_name(i)
-                is_input = self.engine.binding_is_input(i)
-                shape, dtype = self.engine.get_binding_shape(i), self.engine.get_binding_dtype(i)
+            name, is_input, shape, dtype = self._describe(trt, i)
             host = np.empty(tuple(shape), dtype=trt.nptype(dtype))
             dev = self.cuda.alloc(host.nbytes)
-            if tensor_api:
+            self.bindings.append(int(dev))
+            if self.tensor_api:
                 self.context.set_tensor_address(name, int(dev))
-            self.io.append((name, is_input, host, dev))
-        self.tensor_api = tensor_api
+            if is_input:
+                self.inputs.append((host, dev))
+            else:
+                self.outputs[name] = (host, dev)
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
-        inputs = [io for io in self.io if io[1]]
-        if blob.shape != inputs[0][2].shape:
-            raise ValueError(f"tensorrt: engine input is {inputs[0][2].shape}, got {blob.shape} "
+        host, dev = self.inputs[0]
+        if blob.shape != host.shape:
+            raise ValueError(f"tensorrt: engine input is {host.shape}, got {blob.shape} "
                              "(engines have static shapes: letterbox to the engine's size)")
-        np.copyto(inputs[0][2], blob)
-        self.cuda.to_device(inputs[0][3], inputs[0][2])
+        np.copyto(host, blob)
+        self.cuda.to_device(dev, host)
         if self.tensor_api:
-            self.context.execute_async_v3(self.cuda.stream.handle)
+            self.context.execute_async_v3(self.cuda.handle)
         else:
-            self.context.execute_async_v2([int(io[3]) for io in self.io], self.cuda.stream.handle)
-        outputs = [io for io in self.io if not io[1]]
-        for _, _, host, dev in outputs:
-            self.cuda.to_host(host, dev)
+            self.context.execute_async_v2(self.bindings, self.cuda.handle)
+        for name in self.order:
+            self.cuda.to_host(*self.outputs[name])
         self.cuda.sync()
-        outs = [host.astype(np.float32, copy=True) for _, _, host, _ in outputs]
+        outs = [self.outputs[name][0].astype(np.float32, copy=True) for name in self.order]
         return decode(outs, self.spec) if self.raw else outs[0]
