@@ -15,6 +15,19 @@ def shared_dir() -> Path:
     return Path(os.environ.get("CSPDET_SHARED", REPO.parent / "shared"))
 
 
+def missing_shared(reason: str):
+    """Skip a test whose shared data is absent; under CI=true that is a failure, so a CI run
+    without ../shared can never pass by skipping its parity tests."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session):
+    if os.environ.get("CI") == "true" and not (shared_dir() / "darknet").is_dir():
+        raise pytest.UsageError(f"CI=true but the shared data is missing at {shared_dir()} (set CSPDET_SHARED)")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
@@ -25,7 +38,7 @@ def shared():
     """The read-only data beside the checkout (../shared or $CSPDET_SHARED)."""
     path = shared_dir()
     if not (path / "darknet").is_dir():
-        pytest.skip(f"shared data not found at {path} (set CSPDET_SHARED to the folder holding darknet/ and data/)")
+        missing_shared(f"shared data not found at {path} (set CSPDET_SHARED to the folder holding darknet/ and data/)")
     return path
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, shared_dir
+from tests.conftest import REPO, missing_shared, shared_dir
 
 
 def script(name: str):
@@ -18,7 +18,7 @@ def script(name: str):
 
 def test_bench_table_quick_prints_every_target(tmp_path, capsys):
     if not (shared_dir() / "darknet" / "yolov3-tiny.cfg").is_file():
-        pytest.skip(f"{shared_dir() / 'darknet'} not found: set CSPDET_SHARED to the folder holding darknet/*.cfg")
+        missing_shared(f"{shared_dir() / 'darknet'} not found: set CSPDET_SHARED to the folder holding darknet/*.cfg")
     out_json, out_png = tmp_path / "t.json", tmp_path / "t.png"
     assert script("bench_table").main(["--quick", "--json", str(out_json), "--plot", str(out_png)]) == 0
     text = capsys.readouterr().out
@@ -36,7 +36,7 @@ def test_bench_table_quick_prints_every_target(tmp_path, capsys):
 def test_train_coco128_one_epoch_writes_its_curve(tmp_path, capsys):
     root = shared_dir() / "data" / "coco128"
     if not (root / "images").is_dir():
-        pytest.skip(f"{root} not found: set CSPDET_SHARED to the folder holding data/coco128")
+        missing_shared(f"{root} not found: set CSPDET_SHARED to the folder holding data/coco128")
     out_json, out_png = tmp_path / "c.json", tmp_path / "c.png"
     argv = ["--model", "csppeleenet-efm-nano", "--img-size", "64", "--epochs", "1", "--batch-size", "32",
             "--workers", "0", "--project", str(tmp_path / "runs"), "--json", str(out_json), "--plot", str(out_png)]
@@ -54,7 +54,7 @@ def test_gpu_check_quick_on_cpu_writes_json_and_table_and_names_what_it_skipped(
     if torch.cuda.is_available():
         pytest.skip("checks the CPU run; on a GPU run the script itself")
     if not (shared_dir() / "darknet" / "yolov4-tiny.cfg").is_file() or not (shared_dir() / "data" / "coco128").is_dir():
-        pytest.skip(f"{shared_dir()}: needs darknet/yolov4-tiny.cfg and data/coco128; set CSPDET_SHARED")
+        missing_shared(f"{shared_dir()}: needs darknet/yolov4-tiny.cfg and data/coco128; set CSPDET_SHARED")
     assert script("gpu_check").main(["--quick", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     report = json.loads((tmp_path / "gpu_check.json").read_text())

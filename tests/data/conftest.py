@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import missing_shared
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -11,7 +13,7 @@ def coco128():
     """The read-only coco128 copy beside the checkout (../shared/data/coco128 or $CSPDET_SHARED)."""
     path = Path(os.environ.get("CSPDET_SHARED", REPO.parent / "shared")) / "data" / "coco128"
     if not (path / "images").is_dir() or not (path / "labels").is_dir():
-        pytest.skip(f"coco128 not found at {path} (set CSPDET_SHARED to the folder holding data/coco128)")
+        missing_shared(f"coco128 not found at {path} (set CSPDET_SHARED to the folder holding data/coco128)")
     return path
 
 
