@@ -143,6 +143,10 @@ class Trainer:
                                       hyp=augment_config(cfg))
         self.names = list(self.train_ds.names)  # a COCO-JSON YAML may leave names to the JSON
         self.model = self._build_model(checkpoint)
+        stride = max(unwrap(self.model).strides)
+        if cfg.img_size % stride:
+            raise ValueError(f"--img-size {cfg.img_size}: must be a multiple of the model's stride {stride} "
+                             f"(e.g. {max(stride, round(cfg.img_size / stride) * stride)})")
         self.val_ds = build_dataset(data, "val", img_size=cfg.img_size, augment=False) if self.main else None
         self.loader = create_dataloader(self.train_ds, cfg.batch_size, workers=cfg.workers, seed=cfg.seed,
                                         multi_scale=cfg.multi_scale, distributed=self.world > 1, drop_last=False)

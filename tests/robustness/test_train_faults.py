@@ -24,6 +24,12 @@ def test_bad_numbers_before_any_epoch(data, tmp_path, flag, value):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_size_off_the_stride(data, tmp_path):
+    r = cspdet("train", "--data", data, *TRAIN, "--img-size", "33", cwd=tmp_path)
+    assert_one_line_error(r, "--img-size 33", "stride 32", code=2)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_diverging_loss_stops_with_the_last_good_checkpoint(data, tmp_path):
     r = cspdet("train", "--data", data, *TRAIN, "--epochs", "3", "--lr0", "1e9", "--optimizer", "sgd",
                "--warmup-epochs", "0", cwd=tmp_path)
