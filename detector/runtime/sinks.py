@@ -7,6 +7,7 @@ checked by reading their frame count back.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -72,6 +73,19 @@ def write_image(path: Path, img: np.ndarray) -> None:
     write_bytes(path, buf.tobytes())
 
 
+MAX_STEM = 200  # file systems allow 255 bytes a name; labels add "_<frame>.txt" and writes ".part"
+
+
+def short_name(rel: Path) -> Path:
+    """``rel`` with a stem over MAX_STEM bytes cut and made unique by a hash of the whole name."""
+    stem = rel.stem
+    if len(stem.encode()) <= MAX_STEM:
+        return rel
+    digest = hashlib.sha1(stem.encode()).hexdigest()[:8]
+    cut = stem.encode()[:MAX_STEM - 9].decode(errors="ignore")
+    return rel.with_name(f"{cut}-{digest}{rel.suffix}")
+
+
 class Sink:
     """Writes one run's outputs into ``run_dir``; ``close()`` finalises videos and the JSON file."""
 
@@ -87,7 +101,7 @@ class Sink:
 
     def write(self, frame, result: Results, annotated: np.ndarray | None, video: bool) -> None:
         """``frame.name`` may hold folders (a recursive source): outputs mirror them."""
-        rel = Path(frame.name)
+        rel = short_name(Path(frame.name))
         label_rel = rel.with_name(f"{rel.stem}_{frame.index}") if video else rel.with_suffix("")
         if self.save_img and annotated is not None:
             if video:
@@ -108,7 +122,7 @@ class Sink:
 
     def _video(self, name: str, img: np.ndarray) -> None:
         if name not in self.writers:
-            path = self.dir / (Path(name).stem + ".mp4")
+            path = self.dir / (short_name(Path(name)).stem + ".mp4")
             path.parent.mkdir(parents=True, exist_ok=True)
             h, w = img.shape[:2]
             writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))

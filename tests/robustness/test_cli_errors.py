@@ -126,3 +126,14 @@ def test_same_file_names_in_subfolders_keep_their_own_outputs(tmp_path):
     assert (run / "labels" / "a" / "x.txt").read_text() != (run / "labels" / "b" / "x.txt").read_text()
     ids = {d["image_id"] for d in json.loads((run / "predictions.json").read_text())}
     assert ids == {"a/x", "b/x"}
+
+
+def test_a_250_character_video_name_with_labels(tmp_path):
+    from tests.robustness.helpers import video_frames, write_video
+
+    video = write_video(tmp_path / ("v" * 246 + ".mp4"), frames=5)
+    r = cspdet("detect", "--source", video, "--save-txt", "--project", "out", cwd=tmp_path)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    run = tmp_path / "out" / "exp"
+    assert len(list((run / "labels").glob("v*.txt"))) == 5
+    assert video_frames(next(run.glob("v*.mp4"))) == 5
