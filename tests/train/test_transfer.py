@@ -5,11 +5,13 @@ A scaled-down yolov3-tiny (``tiny_darknet_cfg``: 11 convs, heads at strides 16 a
 parameters) learns circles and crosses at 96 px for PRE_EPOCHS epochs; ``cspdet convert`` writes
 it as ``.weights`` (+ .cfg); then ``cspdet train --weights pre.weights --cfg tiny.cfg`` and
 ``cspdet train --cfg tiny.cfg`` each train K epochs on squares and triangles (160 images) with the
-same recipe. Measured when chosen (2 CPU cores): pretrained AP50 0.756; after 6 epochs on the new
-classes AP50 0.395 fine-tuned against 0.075 from scratch (with another data seed 0.430 against
-0.058; at 4 epochs 0.245 / 0.043, at 8 epochs 0.465 / 0.109). The bars leave room for
-kernel-level differences between CPUs.
+same recipe. Measured when chosen (2 CPU cores, one thread): pretrained AP50 0.777; after 6
+epochs on the new classes AP50 0.405 fine-tuned against 0.093 from scratch (another data seed:
+0.392 / 0.054; at 4 epochs 0.300 / 0.038, at 8 epochs 0.464 / 0.116; with two threads 0.395 /
+0.075). About 50 s in all. The bars leave room for kernel-level differences between CPUs.
 """
+import pytest
+import torch
 import yaml
 
 from detector.cli import main
@@ -20,6 +22,16 @@ from .conftest import tiny_darknet_cfg
 SIZE, PRE_EPOCHS, K = 96, 15, 6
 RECIPE = ["--img", str(SIZE), "--batch-size", "16", "--nbs", "16", "--optimizer", "adamw", "--lr0", "0.006",
           "--warmup-epochs", "1", "--mosaic", "0", "--workers", "0"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: while other jobs shared the 2 cores, a pretraining epoch took 2.3 s
+    on one thread and 8-37 s on two (each op's two threads wait for each other)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def shapes(root, classes, n_train, seed):
