@@ -262,8 +262,7 @@ class Trainer:
     def interrupted(self) -> None:
         """Ctrl-C/SIGTERM: say what is kept (last.pt is only ever replaced whole) and how to go on."""
         last = self.run_dir / "weights" / "last.pt"
-        if last.is_file():
-            self.log.plot()
+        if last.is_file():  # no plotting here: matplotlib would hold up a stop that should take < 2 s
             print(f"interrupted in epoch {self.epoch + 1}; {last} holds the last finished epoch; continue with: "
                   f"cspdet train --resume {last}")
         else:

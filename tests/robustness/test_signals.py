@@ -91,15 +91,15 @@ def test_train_val_and_bench_stop_on_ctrl_c_sent_to_the_whole_process_group(tmp_
 
     from detector.data import make_synthetic_dataset
 
-    data = make_synthetic_dataset(tmp_path / "d", 64, 8, img_size=(96, 96), seed=0)
+    data = make_synthetic_dataset(tmp_path / "d", 400, 8, img_size=(96, 96), seed=0)
     cmds = {"train": ["train", "--data", data, "--cfg", "csppeleenet-efm-nano", "--img-size", "96", "--epochs", "50",
                       "--batch-size", "8", "--workers", "2"],
-            "val": ["val", "--data", data, "--batch-size", "1"],
+            "val": ["val", "--data", data, "--split", "train", "--batch-size", "1"],
             "bench": ["bench", "csppeleenet-efm-sam", "--backends", "torch", "--runs", "5000", "--no-progress"]}
     for name, args in cmds.items():
         proc = subprocess.Popen([sys.executable, "-m", "detector", *map(str, args)], cwd=tmp_path, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        time.sleep(8)
+        time.sleep(6)
         assert proc.poll() is None, f"{name} ended before the signal"
         sent = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
