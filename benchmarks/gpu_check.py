@@ -159,7 +159,7 @@ def load_model(label: str, device: torch.device, half: bool):
     """The model with BN folded, on ``device``, and its torch decoder (as the torch backend builds them)."""
     from detector.export import fold_bn
     from detector.models.loading import load_detector
-    from detector.runtime.decode import YOLODecoder
+    from detector.geometry.decode import YOLODecoder
 
     source = MODELS[label]
     if source.endswith(".cfg"):

@@ -198,7 +198,7 @@ class PreallocatedLetterbox:
 
 
 def exp_pre(size: int, image) -> dict[str, Variant]:
-    from detector.runtime.letterbox import preprocess
+    from detector.geometry.letterbox import preprocess
 
     fast = PreallocatedLetterbox(size)
     ref = preprocess(image, size)[0]

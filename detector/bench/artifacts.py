@@ -18,7 +18,7 @@ CACHE = Path(tempfile.gettempdir()) / "cspdet-bench"
 
 def cached(stem: str, key: str, suffix: str, write: Callable[[Path], None]) -> Path:
     """``CACHE/<stem>-<hash(key)><suffix>``, created by ``write(tmp_path)`` when missing."""
-    from ..export import atomic_output
+    from ..io.files import atomic_output
 
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     path = CACHE / f"{stem}-{digest}{suffix}"

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
-from ..runtime.letterbox import preprocess
+from ..geometry.letterbox import preprocess
 
 
 def _metadata_size(proto) -> tuple[int, int] | None:
@@ -119,8 +119,8 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path, calib_dir: str | Pa
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from ..export import atomic_output
-    from ..runtime.letterbox import as_hw
+    from ..io.files import atomic_output
+    from ..geometry.letterbox import as_hw
     from ..runtime.sources import list_images
 
     onnx_in, onnx_out = Path(onnx_in), Path(onnx_out)
@@ -159,7 +159,7 @@ def convert_fp16(onnx_in: str | Path, onnx_out: str | Path) -> Path:
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    from ..export import atomic_output
+    from ..io.files import atomic_output
 
     onnx_in, onnx_out = Path(onnx_in), Path(onnx_out)
     if not onnx_in.is_file():

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..runtime.letterbox import preprocess, scale_boxes
-from ..runtime.nms import Detections, postprocess
+from ..geometry.letterbox import preprocess, scale_boxes
+from ..geometry.nms import Detections, postprocess
 from .specs import ModelSpec
 
 BACKENDS = ("torch", "onnxruntime", "opencv")

@@ -48,7 +48,8 @@ class Stats:
 
 def run(args) -> int:
     from ..runtime.predictor import Detector
-    from ..runtime.sinks import Sink, new_run_dir, remove_if_empty
+    from ..io.files import new_run_dir, remove_if_empty
+    from ..runtime.sinks import Sink
     from ..runtime.sources import open_source
     from .common import detector_kwargs
 

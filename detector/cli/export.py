@@ -104,7 +104,8 @@ def write_onnx(model, out: Path, hw, opset: int, args) -> None:
     import torch
 
     from . import CLIError
-    from ..export import atomic_output, export_jetson, export_onnx
+    from ..export import export_jetson, export_onnx
+    from ..io.files import atomic_output
 
     with warnings.catch_warnings():
         # The tracer's note on the reversed (steps=-1) Slice that F.pad becomes at opset 11, which
@@ -180,7 +181,7 @@ def write_reduced(model, out: Path, hw, opset: int, args) -> None:
     import tempfile
 
     from ..bench.quantize import convert_fp16, quantize_int8
-    from ..export import atomic_output
+    from ..io.files import atomic_output
 
     with tempfile.TemporaryDirectory() as d:
         fp32 = Path(d) / "fp32.onnx"

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..data import build_dataset, load_data_config
     from ..runtime.predictor import Detector
-    from ..runtime.sinks import new_run_dir, remove_if_empty
+    from ..io.files import new_run_dir, remove_if_empty
     from .common import default_weights
 
     data = load_data_config(args.data)
@@ -52,7 +52,7 @@ def evaluate_and_save(det, ds, args, out, weights) -> dict:
     from ..engine.evaluate import coco_evaluate, pr_curve
     from ..engine.metrics import plot_pr_curve
     from ..engine.validate import ground_truth
-    from ..runtime.sinks import write_bytes
+    from ..io.files import write_bytes
 
     skipped: set[int] = set()
     dets = predict(det, ds, args.batch_size, skipped)

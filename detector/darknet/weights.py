@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io.files import write_bytes
 from .model import DarknetModel
 
 _I32, _U32, _U64, _F32 = np.dtype("<i4"), np.dtype("<u4"), np.dtype("<u8"), np.dtype("<f4")
@@ -143,4 +144,4 @@ def save_weights(model: DarknetModel, path: str | os.PathLike,
             if stored:
                 values = values.T
             parts.append(values.contiguous().numpy().astype(_F32, copy=False).tobytes())
-    Path(path).write_bytes(b"".join(parts))
+    write_bytes(path, b"".join(parts))

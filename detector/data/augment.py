@@ -2,7 +2,7 @@
 
 Every geometric function takes and returns an image plus *pixel labels* [K, 5] float32
 (class, x1, y1, x2, y2) in continuous pixel coordinates (pixel i spans [i, i + 1), the
-convention of ``detector.runtime.letterbox``), so boxes follow the pixels exactly. Randomness
+convention of ``detector.geometry.letterbox``), so boxes follow the pixels exactly. Randomness
 comes only from the ``rng`` argument (``numpy.random.Generator``): same seed, same output.
 Validation and non-mosaic training resize with the shared ``letterbox``.
 """
@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-from ..runtime.letterbox import PAD_VALUE, as_hw
+from ..geometry.letterbox import PAD_VALUE, as_hw
 
 PAD = (PAD_VALUE,) * 3
 

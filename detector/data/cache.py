@@ -24,6 +24,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..io.files import write_bytes
+
 CACHE_VERSION = 2  # 2: label files keyed by content
 SUFFIX = ".cache.json"
 
@@ -116,19 +118,13 @@ def save_cache(paths: Sequence[Path], key: str, payload: dict) -> Path | None:
     """Write ``payload`` to the first writable path (atomically); None if none could be written."""
     text = json.dumps({"version": CACHE_VERSION, "hash": key, **payload})
     for path in paths:
-        tmp = None
         if not writable_dir(path.parent):
             continue
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, path)  # readers never see a half-written file
+            write_bytes(path, text.encode())  # readers never see a half-written file
             return path
         except OSError:
-            if tmp is not None and os.path.exists(tmp):
-                os.remove(tmp)
+            continue
     warnings.warn(f"label cache not written: none of {[str(p.parent) for p in paths]} is writable",
                   stacklevel=2)
     return None

@@ -30,7 +30,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..io.images import ImageError, read_image
-from ..runtime.letterbox import PAD_VALUE, LetterboxInfo, as_hw, letterbox, letterbox_boxes
+from ..geometry.letterbox import PAD_VALUE, LetterboxInfo, as_hw, letterbox, letterbox_boxes
 from .augment import (AugmentConfig, mosaic4, normalised_to_pixels, photometric_and_flips,
                       pixels_to_normalised, random_affine, resize_to_fit)
 from .cache import candidate_paths, files_hash, load_cache, save_cache

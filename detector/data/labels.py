@@ -16,7 +16,7 @@ import numpy as np
 
 from ..io.images import IMAGE_SUFFIXES, images_in, is_file
 from ..io.text import read_text
-from ..runtime.nms import xywh2xyxy
+from ..geometry.boxes import xywh2xyxy
 
 BOX_TOL = 1e-3  # normalised coords may overshoot [0, 1] by this much (rounding in exporters)
 MAX_WARNINGS = 100  # per dataset load; past this a summary line keeps logs readable

@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
-from ..runtime.letterbox import as_hw
+from ..geometry.letterbox import as_hw
 from .datasets import DetectionDataset, ImageMeta, ItemKey
 
 SIZE_STREAM = 0x5CA1E  # keeps the batch-size draws apart from the items' augmentation streams

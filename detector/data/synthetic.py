@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import yaml
 
-from ..runtime.letterbox import as_hw
+from ..geometry.letterbox import as_hw
 
 
 def _regular(n: int, r: float = 1.0, phase: float = -math.pi / 2) -> list[tuple[float, float]]:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import torch
 
-from .boxes import wh_iou
+from ..geometry.boxes import wh_iou
 
 
 @dataclass

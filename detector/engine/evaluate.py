@@ -118,7 +118,7 @@ def detections_to_coco(detections: Sequence, image_ids: Sequence[int], *,
     to original pixels; otherwise they must already be in original pixels. Class i becomes
     ``category_ids[i]`` (default i + 1).
     """
-    from ..runtime.letterbox import scale_boxes
+    from ..geometry.letterbox import scale_boxes
 
     if len(detections) != len(image_ids) or (infos is not None and len(infos) != len(image_ids)):
         raise ValueError(f"detections_to_coco: {len(detections)} detections, {len(image_ids)} image_ids"

@@ -5,7 +5,7 @@ Choices, each one of the options those sources offer:
 - Assignment: Darknet's (``assign.py``): best anchor over all levels plus every anchor with shape
   IoU > ``iou_thresh`` (0.213), at the cell holding the centre.
 - Box: CIoU (yolov4 cfg, default), GIoU, or the paper's MSE on (tx, ty, tw, th) weighted by
-  (2 - w * h). Boxes are decoded exactly as ``detector.runtime.decode`` decodes them, with
+  (2 - w * h). Boxes are decoded exactly as ``detector.geometry.decode`` decodes them, with
   ``scale_x_y`` and, for ``new_coords`` heads (YOLOv4-CSP), maps that are logistic already.
 - Objectness: BCE on every cell and anchor; an assigned one's target is
   ``(1 - obj_iou_ratio) + obj_iou_ratio * IoU`` with the box loss's IoU (CIoU/GIoU, plain IoU for
@@ -27,9 +27,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..runtime.decode import HeadSpec
+from ..geometry.boxes import bbox_iou, xywh2xyxy
+from ..geometry.decode import HeadSpec, decode_boxes
 from .assign import LevelTargets, assign_targets, check_targets
-from .boxes import bbox_iou, xywh_to_xyxy
 
 BOX_LOSSES = ("ciou", "giou", "mse")
 # yolov5's per-level objectness weights for P3, P4, P5, keyed by stride so that a two-level head
@@ -51,20 +51,15 @@ def head_spec(model) -> HeadSpec:
     return HeadSpec.from_model(model)
 
 
-def decode_boxes(t: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, anchor: torch.Tensor,
+def decode_cells(t: torch.Tensor, gx: torch.Tensor, gy: torch.Tensor, anchor: torch.Tensor,
                  stride: float, scale_x_y: float, new_coords: bool = False) -> torch.Tensor:
     """Raw (tx, ty, tw, th) [n, 4] at cells (gx, gy) [n] with anchors [n, 2] -> cx, cy, w, h [n, 4]
-    in input pixels, the decoder's formula: xy = (sigmoid(t) * k - (k - 1) / 2 + cell) * stride,
-    wh = exp(t) * anchor (t_wh clamped in value at MAX_T_WH). With ``new_coords`` t holds
-    logistic values v already: xy = (v * k - (k - 1) / 2 + cell) * stride, wh = (2 v)^2 * anchor."""
+    in input pixels, through the decoder's own formula (``geometry.decode.decode_boxes``) with
+    t_wh bounded in value at MAX_T_WH."""
     cell = torch.stack([gx, gy], 1).to(t.dtype)
-    if new_coords:
-        xy = (t[:, 0:2] * scale_x_y - (scale_x_y - 1) / 2 + cell) * stride
-        return torch.cat([xy, (2 * t[:, 2:4]) ** 2 * anchor], 1)
-    xy = (t[:, 0:2].sigmoid() * scale_x_y - (scale_x_y - 1) / 2 + cell) * stride
-    twh = t[:, 2:4]
-    twh = twh - (twh - twh.clamp(max=MAX_T_WH)).detach()  # straight through: bounded value, gradient kept
-    return torch.cat([xy, twh.exp() * anchor], 1)
+    gain = torch.full_like(cell, scale_x_y * stride)
+    offset = (cell - (scale_x_y - 1) / 2) * stride
+    return decode_boxes(t[None], gain[None], offset[None], anchor[None], new_coords, MAX_T_WH)[0]
 
 
 def prob_logit(v: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -164,7 +159,7 @@ class YOLOLoss(nn.Module):
         """Assigned predictions ps [n, 5 + nc] -> (mean box loss [], box quality [n] for objectness)."""
         stride, k, new = self.spec.strides[level], self.spec.scale_x_y[level], self.spec.new_coords
         anchor = t.anchor.to(ps.dtype)
-        pbox = decode_boxes(ps[:, :4], t.gx, t.gy, anchor, stride, k, new)
+        pbox = decode_cells(ps[:, :4], t.gx, t.gy, anchor, stride, k, new)
         if self.box != "mse":
             iou = bbox_iou(pbox, t.box, self.box)
             return (1.0 - iou).mean(), iou
@@ -204,16 +199,16 @@ class YOLOLoss(nn.Module):
             gy, gx = torch.meshgrid(torch.arange(gh, device=p.device), torch.arange(gw, device=p.device), indexing="ij")
             anchor = self.anchors[level].to(p.device)[None, :, None, None].expand(bs, na, gh, gw, 2)
             cells = [c[None, None].expand(bs, na, gh, gw).reshape(-1) for c in (gx, gy)]
-            boxes = decode_boxes(p[..., :4].reshape(-1, 4).float(), *cells, anchor.reshape(-1, 2),
+            boxes = decode_cells(p[..., :4].reshape(-1, 4).float(), *cells, anchor.reshape(-1, 2),
                                  self.spec.strides[level], self.spec.scale_x_y[level],
                                  self.spec.new_coords).view(bs, -1, 4)
             scale = torch.tensor([img_size[1], img_size[0]] * 2, device=p.device, dtype=torch.float32)
-            gt_xyxy = xywh_to_xyxy(targets[:, 2:6] * scale)
+            gt_xyxy = xywh2xyxy(targets[:, 2:6] * scale)
             weight = torch.ones(bs, na * gh * gw, device=p.device)
             for b in range(bs):
                 gts = gt_xyxy[targets[:, 0] == b]
                 if len(gts):
-                    best = bbox_iou(xywh_to_xyxy(boxes[b])[:, None], gts[None], "iou", xywh=False).amax(1)
+                    best = bbox_iou(xywh2xyxy(boxes[b])[:, None], gts[None], "iou", xywh=False).amax(1)
                     weight[b] = (best <= self.ignore_thresh).float()
             weight = weight.view(bs, na, gh, gw)
             weight[t.b, t.a, t.gy, t.gx] = 1.0  # assigned predictions always learn

@@ -14,22 +14,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..geometry.boxes import box_iou
+
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
-
-
-def box_iou_matrix(a: np.ndarray, b: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
-    """IoU of a [N, 4] with b [M, 4] (xyxy) -> [N, M]; where ``crowd`` [M] is set, the union is
-    a's area alone (COCO's rule for crowd regions)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    iw = (np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
-    ih = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
-    inter = iw * ih
-    area_a = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]))[:, None]
-    area_b = ((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))[None]
-    union = area_a + area_b - inter
-    if crowd is not None:
-        union = np.where(np.asarray(crowd, bool)[None], np.broadcast_to(area_a, union.shape), union)
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def match_detections(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, gt_boxes: np.ndarray,
@@ -45,7 +32,7 @@ def match_detections(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray,
     tp, ignored = np.zeros(n, bool), np.zeros(n, bool)
     if n == 0 or len(gt_classes) == 0:
         return tp, ignored
-    iou = box_iou_matrix(boxes, gt_boxes, gt_crowd)
+    iou = box_iou(boxes, gt_boxes, gt_crowd)
     same = np.asarray(classes)[:, None] == np.asarray(gt_classes)[None]
     iou = np.where(same, iou, -1.0)
     taken = np.zeros(len(gt_classes), bool)

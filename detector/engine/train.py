@@ -290,7 +290,7 @@ class Trainer:
         """Rank 0: the run folder, ``opt.yaml`` and ``hyp.yaml`` (what the run was asked to do), the log."""
         cfg = self.cfg
         if self.run_dir is None:
-            from ..runtime.sinks import new_run_dir
+            from ..io.files import new_run_dir
 
             self.run_dir = new_run_dir(cfg.project, cfg.name, exist_ok=cfg.exist_ok)
         (self.run_dir / "weights").mkdir(parents=True, exist_ok=True)

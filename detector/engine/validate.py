@@ -4,8 +4,8 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
-from ..runtime.decode import YOLODecoder
-from ..runtime.nms import postprocess
+from ..geometry.decode import YOLODecoder
+from ..geometry.nms import postprocess
 from .evaluate import coco_evaluate, detections_to_coco, pr_curve, yolo_to_coco_gt
 
 

@@ -223,7 +223,7 @@ def export_jetson(model, path: str | Path, img_size=None, *, raw: bool = False) 
     """
     import onnx
 
-    from .files import atomic_output
+    from ..io.files import atomic_output
     from .fold import fold_constants
     from .onnx import export_onnx
 

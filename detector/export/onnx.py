@@ -21,8 +21,8 @@ import torch
 import torch.nn as nn
 
 from .. import __version__
-from ..runtime.decode import HeadSpec, YOLODecoder
-from ..runtime.letterbox import PAD_VALUE, as_hw
+from ..geometry.decode import HeadSpec, YOLODecoder
+from ..geometry.letterbox import PAD_VALUE, as_hw
 from .rewrite import optimize_graph
 
 # Ops OpenCV DNN 4.x / TensorRT reject or that betray a data-dependent graph.

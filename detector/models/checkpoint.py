@@ -5,12 +5,12 @@ a checkpoint from the internet cannot run code on load.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ..io.files import atomic_output
 
 FORMAT = "cspdet"
 VERSION = 1
@@ -19,17 +19,8 @@ VERSION = 1
 def atomic_save(obj: Any, path: str | Path) -> Path:
     """torch.save to a temp file beside ``path``, then rename: a crash never leaves a half file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
     return path
 
 

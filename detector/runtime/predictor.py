@@ -12,8 +12,8 @@ import numpy as np
 
 from ..io.images import read_image
 from .backends import load_backend
-from .letterbox import preprocess, scale_boxes
-from .nms import postprocess
+from ..geometry.letterbox import preprocess, scale_boxes
+from ..geometry.nms import postprocess
 from .results import Results
 
 

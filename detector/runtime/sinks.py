@@ -1,4 +1,4 @@
-"""Where results go: a fresh run folder (never overwriting), annotated media, YOLO txt, COCO JSON.
+"""Where detections go: annotated media, YOLO txt, COCO JSON, in a run folder from ``io.files``.
 
 Every write is checked: a full disk or an unwritable folder stops the run with an ``OSError``
 naming the file, never a run that reports "saved" over files that are not there. Videos are
@@ -15,55 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..io.files import write_bytes
 from .results import Results
 
 ENCODABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-
-
-def new_run_dir(project: str | Path = "runs/detect", name: str = "exp", exist_ok: bool = False) -> Path:
-    """Create and return ``project/name``, or ``name2``, ``name3``... if taken (atomic mkdir);
-    ``exist_ok`` reuses ``project/name`` as it is (yolov5's ``--exist-ok``)."""
-    project = Path(project)
-    if project.exists() and not project.is_dir():
-        raise ValueError(f"--project {project}: is a file, not a folder")
-    try:
-        project.mkdir(parents=True, exist_ok=True)
-        if exist_ok:
-            (project / name).mkdir(exist_ok=True)
-            return project / name
-        for i in range(1, 10000):
-            path = project / (name if i == 1 else f"{name}{i}")
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-    except PermissionError as e:
-        raise ValueError(f"--project {project}: cannot create a run folder there ({e.strerror})") from None
-    raise RuntimeError(f"{project}: no free run folder name for {name!r}")
-
-
-def remove_if_empty(run_dir: Path | None) -> None:
-    """Drop a run folder that a failed run left with nothing in it."""
-    if run_dir is not None and run_dir.is_dir() and not any(p.is_file() for p in run_dir.rglob("*")):
-        for sub in sorted(run_dir.rglob("*"), reverse=True):
-            sub.rmdir()
-        run_dir.rmdir()
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (temp file + rename), or raise an OSError
-    naming it: a full disk never leaves a truncated image or label behind."""
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise OSError(f"{path}: could not write {len(data)} bytes ({e.strerror or e})") from None
 
 
 def write_image(path: Path, img: np.ndarray) -> None:

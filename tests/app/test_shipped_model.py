@@ -6,7 +6,7 @@ import pytest
 
 from detector import Detector
 from detector.data.synthetic import DEFAULT_CLASSES, demo_frames, synthetic_image
-from detector.runtime.nms import box_iou, xywh2xyxy
+from detector.geometry.boxes import box_iou, xywh2xyxy
 
 ROOT = Path(__file__).resolve().parents[2]
 WEIGHTS = ROOT / "weights" / "cspdet-shapes.pt"
@@ -19,7 +19,7 @@ def matched(result, labels: np.ndarray, hw) -> tuple[int, int]:
     found = 0
     for cls, box in zip(labels[:, 0].astype(int), gt):
         same = result.class_ids == cls
-        if same.any() and box_iou(box, result.xyxy[same]).max() >= 0.5:
+        if same.any() and box_iou(box[None], result.xyxy[same]).max() >= 0.5:
             found += 1
     return found, len(result)
 

@@ -3,7 +3,7 @@ import threading
 import pytest
 
 from detector.runtime.pipeline import prefetch
-from detector.runtime.sinks import new_run_dir
+from detector.io.files import new_run_dir
 from detector.runtime.sources import ImageSource, VideoSource, list_images, open_source
 
 

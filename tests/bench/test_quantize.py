@@ -9,8 +9,8 @@ from detector.bench.quantize import decoder_nodes
 from detector.export import export_onnx, read_metadata
 from detector.models import build_model
 from detector.runtime.backends.ort_backend import ORTBackend
-from detector.runtime.letterbox import preprocess
-from detector.runtime.nms import box_iou, postprocess
+from detector.geometry.letterbox import preprocess
+from detector.geometry import box_iou, postprocess
 
 ort = pytest.importorskip("onnxruntime")
 SIZE = 128
@@ -64,7 +64,7 @@ def matched(ref, out, conf=0.3) -> float:
     """Share of the reference's detections that the other output finds too (same class, IoU > 0.5)."""
     a, b = postprocess(ref, conf_thres=conf)[0], postprocess(out, conf_thres=conf)[0]
     assert len(a.scores) >= 5  # enough boxes for the share to mean something
-    hits = sum(bool(((box_iou(box, b.boxes) > 0.5) & (b.class_ids == c)).any()) for box, c in zip(a.boxes, a.class_ids))
+    hits = sum(bool(((box_iou(box[None], b.boxes)[0] > 0.5) & (b.class_ids == c)).any()) for box, c in zip(a.boxes, a.class_ids))
     return hits / len(a.scores)
 
 

@@ -91,7 +91,7 @@ def test_darknet_model_runs_through_detector_on_every_backend(tiny_weights, tmp_
 
 def test_new_coords_darknet_model_decodes_like_darknet(shared):
     """YOLOv4-CSP maps are already logistic: the decoder must not apply sigmoid twice."""
-    from detector.runtime.decode import HeadSpec
+    from detector.geometry.decode import HeadSpec
 
     model = load_detector(shared / "darknet" / "yolov4-csp.cfg")
     spec = HeadSpec.from_model(model)

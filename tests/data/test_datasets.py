@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from detector.data import AugmentConfig, ItemKey, LabelWarning, build_dataset
-from detector.runtime.nms import xywh2xyxy
-from detector.runtime.letterbox import letterbox, scale_boxes
+from detector.geometry.boxes import xywh2xyxy
+from detector.geometry.letterbox import letterbox, scale_boxes
 
 from .helpers import COLOURS, colour_mask, extent, read_bgr, tensor_to_bgr, write_rect_dataset, write_yaml
 

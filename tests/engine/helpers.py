@@ -1,7 +1,7 @@
 """Shared heads and inputs for the engine tests."""
 import torch
 
-from detector.runtime import HeadSpec
+from detector.geometry import HeadSpec
 
 YOLOV3 = HeadSpec(strides=(8, 16, 32),
                   anchors=(((10, 13), (16, 30), (33, 23)), ((30, 61), (62, 45), (59, 119)),

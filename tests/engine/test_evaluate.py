@@ -7,7 +7,7 @@ import pytest
 from detector.engine import (PRCurves, ap_per_class, match_detections, category_ids_of, coco_evaluate, coco_gt_to_yolo,
                              detections_to_coco, format_table, plot_pr_curve, pr_curve, read_yolo_labels,
                              yolo_to_coco_gt)
-from detector.runtime import Detections, letterbox, letterbox_boxes
+from detector.geometry import Detections, letterbox, letterbox_boxes
 
 SIZES = {1: (640, 480), 2: (500, 375), 3: (320, 320)}  # image_id: (width, height)
 

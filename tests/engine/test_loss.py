@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from detector.engine import YOLOLoss, assign_targets, bbox_iou, decode_boxes
+from detector.engine import YOLOLoss, assign_targets, decode_cells
+from detector.geometry import bbox_iou
 from detector.models import build_model
-from detector.runtime import HeadSpec, decode, postprocess
+from detector.geometry import HeadSpec, decode, postprocess
 
 from .helpers import SMALL, anchor_view, random_maps, zero_maps
 
@@ -47,7 +48,7 @@ def test_total_is_scaled_by_batch_size_and_gains():
 
 @pytest.mark.parametrize("new_coords", [False, True])
 def test_loss_box_path_matches_the_runtime_decoder(new_coords):
-    # Every (level, anchor, cell) of random maps through decode_boxes equals detector.runtime.decode;
+    # Every (level, anchor, cell) of random maps through decode_cells equals detector.geometry.decode;
     # new_coords (YOLOv4-CSP) maps are logistic values, as its conv's activation makes them.
     spec = replace(SMALL, new_coords=new_coords)
     maps = random_maps(spec, batch=2, std=1.5)
@@ -57,7 +58,7 @@ def test_loss_box_path_matches_the_runtime_decoder(new_coords):
     for level, (p, anchors) in enumerate(zip(maps, spec.anchors)):
         v = anchor_view(p, spec, level)
         b, a, gy, gx = (i.reshape(-1) for i in torch.meshgrid(*(torch.arange(n) for n in v.shape[:4]), indexing="ij"))
-        boxes = decode_boxes(v[b, a, gy, gx, :4], gx, gy, torch.tensor(anchors)[a], spec.strides[level],
+        boxes = decode_cells(v[b, a, gy, gx, :4], gx, gy, torch.tensor(anchors)[a], spec.strides[level],
                              spec.scale_x_y[level], new_coords)
         ours.append(boxes.view(v.shape[0], -1, 4))
     np.testing.assert_allclose(torch.cat(ours, 1).numpy(), ref[..., :4], rtol=1e-6, atol=1e-4)

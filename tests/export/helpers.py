@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from detector.models import build_model
-from detector.runtime import YOLODecoder
+from detector.geometry import YOLODecoder
 from tests.conftest import shared_dir
 
 # Tolerances for decoded rows, documented once. Columns 0-3 are pixels (up to a few hundred,

@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from detector.export import export_onnx
-from detector.runtime import HeadSpec, YOLODecoder, decode, postprocess, preprocess, scale_boxes, xywh2xyxy
-from detector.runtime.nms import box_iou
+from detector.geometry import HeadSpec, YOLODecoder, decode, postprocess, preprocess, scale_boxes, xywh2xyxy
+from detector.geometry.boxes import box_iou
 
 from .helpers import coco_images, random_model, run_opencv, run_ort
 
@@ -40,7 +40,7 @@ def near_ties(pred: np.ndarray) -> str | None:
         if best[order[k - 1]] - best[order[k]] < TIE:
             close = np.flatnonzero(np.abs(best[order] - best[order[k]]) < TIE)
             same = [j for j in close if j != k and cls[order[j]] == cls[order[k]]]
-            if same and (box_iou(boxes[k], boxes[same]) > IOU - 1e-3).any():
+            if same and (box_iou(boxes[k:k + 1], boxes[same]) > IOU - 1e-3).any():
                 return "two overlapping same-class candidates with equal scores"
     return None
 

@@ -12,7 +12,7 @@ import torch.nn as nn
 from detector import __version__
 from detector.export import export_onnx, fold_bn, fuse_conv_bn, read_metadata
 from detector.layers import Maxout
-from detector.runtime import HeadSpec, decode
+from detector.geometry import HeadSpec, decode
 
 from .helpers import RAW_TOL, assert_decoded_close, op_types, random_model, run_opencv, run_ort, torch_decoded
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from detector.export import export_jetson
-from detector.runtime.letterbox import preprocess
+from detector.geometry.letterbox import preprocess
 from tests.conftest import REPO, shared_dir
 from tests.export.helpers import random_model
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from detector.runtime.backends import trt_backend
-from detector.runtime.decode import HeadSpec, decode
+from detector.geometry.decode import HeadSpec, decode
 
 SPEC = HeadSpec((8, 16, 32), (((10, 13), (16, 30), (33, 23)), ((30, 61), (62, 45), (59, 119)),
                               ((116, 90), (156, 198), (373, 326))), (1.0, 1.0, 1.0), 2)

@@ -1,6 +1,6 @@
 """Pre- and post-processing in numpy and OpenCV, the same arithmetic as the cspdet package.
 
-These mirror detector/runtime/letterbox.py, decode.py and nms.py line for line where it matters
+These mirror detector/geometry/letterbox.py, decode.py and nms.py line for line where it matters
 (rounding of the letterbox pad, float32 decode constants, greedy class-aware NMS in float64), so
 a model gives the same boxes here as on the desktop; tests/jetson compares the two. Python 3.6.
 """

@@ -6,7 +6,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from ..decode import HeadSpec, decode
+from ...geometry.decode import HeadSpec, decode
 
 ONNX_FAMILY_SUFFIX = ".onnx"
 
@@ -35,8 +35,8 @@ class OnnxMeta:
 
 # The code that decides an exported graph or its metadata: what ``export_onnx`` and
 # ``load_detector`` import (subpackages, then single modules), relative to the package.
-GRAPH_CODE = ("export", "models", "layers", "darknet", "io", "runtime/decode.py", "runtime/letterbox.py",
-              "data/coco.py", "limits.py", "__init__.py")
+GRAPH_CODE = ("export", "models", "layers", "darknet", "io", "geometry", "data/coco.py", "limits.py",
+              "__init__.py")
 
 
 def graph_code_files() -> list[Path]:
@@ -86,7 +86,8 @@ def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) ->
     """
     import torch  # noqa: F401  (export needs it; fail here with a clear import error)
 
-    from ...export import atomic_output, export_onnx
+    from ...export import export_onnx
+    from ...io.files import atomic_output
     from ...models.loading import load_detector
     from ...models.zoo import resolve_weights
 

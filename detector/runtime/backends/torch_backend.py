@@ -9,7 +9,7 @@ import torch
 from ...devices import select_device
 from ...export import fold_bn
 from ...models.loading import load_detector
-from ..decode import HeadSpec, YOLODecoder
+from ...geometry.decode import HeadSpec, YOLODecoder
 
 
 class TorchBackend:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..decode import HeadSpec, decode
+from ...geometry.decode import HeadSpec, decode
 
 CUDART_MODULES = ("cuda.bindings.runtime", "cuda.cudart")  # cuda-python >= 12.6, then older releases
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from detector.engine import bbox_iou, wh_iou
+from detector.geometry import bbox_iou, wh_iou
 
 
 def xyxy(*b):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from detector.runtime import LetterboxInfo, letterbox, letterbox_boxes, preprocess, scale_boxes
+from detector.geometry import LetterboxInfo, letterbox, letterbox_boxes, preprocess, scale_boxes
 
 SHAPES = [((480, 640), 320), ((640, 480), (320, 320)), ((375, 500), (160, 224)), ((100, 60), (256, 128)),
           ((333, 333), (224, 160)), ((50, 900), 416)]

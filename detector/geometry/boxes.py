@@ -1,17 +1,37 @@
-"""Box overlap in torch for the loss: IoU, GIoU, DIoU, CIoU (elementwise), and anchor-shape IoU."""
+"""Box conversion and the IoU family: pairwise IoU in numpy (NMS, AP matching), elementwise
+IoU / GIoU / DIoU / CIoU and anchor-shape IoU in torch (the loss, target assignment)."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 IOU_KINDS = ("iou", "giou", "diou", "ciou")
 
 
-def xywh_to_xyxy(boxes: torch.Tensor) -> torch.Tensor:
-    """[..., 4] cx, cy, w, h -> [..., 4] x1, y1, x2, y2."""
+def xywh2xyxy(boxes):
+    """[..., 4] cx, cy, w, h -> [..., 4] x1, y1, x2, y2: a new numpy array or tensor, same type."""
     xy, half = boxes[..., 0:2], boxes[..., 2:4] / 2
-    return torch.cat([xy - half, xy + half], -1)
+    if isinstance(boxes, torch.Tensor):
+        return torch.cat([xy - half, xy + half], -1)
+    return np.concatenate([xy - half, xy + half], -1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
+    """IoU of a [N, 4] with b [M, 4] (xyxy, float64) -> [N, M]; empty unions give 0, inverted
+    boxes have area 0. Where ``crowd`` [M] is set the union is a's area alone (COCO's rule for
+    crowd regions)."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    iw = (np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
+    ih = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
+    inter = iw * ih
+    area_a = ((a[:, 2] - a[:, 0]).clip(0) * (a[:, 3] - a[:, 1]).clip(0))[:, None]
+    area_b = ((b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0))[None]
+    union = area_a + area_b - inter
+    if crowd is not None:
+        union = np.where(np.asarray(crowd, bool)[None], np.broadcast_to(area_a, union.shape), union)
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, kind: str = "iou", xywh: bool = True,
@@ -26,7 +46,7 @@ def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, kind: str = "iou", xywh: bo
     if kind not in IOU_KINDS:
         raise ValueError(f"bbox_iou: kind must be one of {IOU_KINDS}, got {kind!r}")
     if xywh:
-        box1, box2 = xywh_to_xyxy(box1), xywh_to_xyxy(box2)
+        box1, box2 = xywh2xyxy(box1), xywh2xyxy(box2)
     b1x1, b1y1, b1x2, b1y2 = box1.unbind(-1)
     b2x1, b2y1, b2x2, b2y2 = box2.unbind(-1)
     w1, h1 = b1x2 - b1x1, b1y2 - b1y1

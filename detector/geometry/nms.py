@@ -5,6 +5,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from .boxes import box_iou, xywh2xyxy
+
 
 class Detections(NamedTuple):
     """One image's detections, best score first: boxes [K, 4] xyxy float32, scores [K] float32,
@@ -13,26 +15,6 @@ class Detections(NamedTuple):
     boxes: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
-
-
-def xywh2xyxy(xywh: np.ndarray) -> np.ndarray:
-    """[K, 4] cx, cy, w, h -> [K, 4] x1, y1, x2, y2 (new array, same dtype)."""
-    out = np.empty_like(xywh)
-    half = xywh[:, 2:4] / 2
-    out[:, 0:2] = xywh[:, 0:2] - half
-    out[:, 2:4] = xywh[:, 0:2] + half
-    return out
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box [4] with each of ``boxes`` [K, 4] -> [K]; empty unions give 0."""
-    iw = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
-    ih = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
-    inter = iw.clip(0) * ih.clip(0)
-    area = (box[2] - box[0]).clip(0) * (box[3] - box[1]).clip(0)
-    areas = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
-    union = area + areas - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
@@ -54,7 +36,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = No
     while order.size and (max_det is None or len(keep) < max_det):
         i, rest = order[0], order[1:]
         keep.append(i)
-        drop = box_iou(boxes[i], boxes[rest]) > iou_thres
+        drop = box_iou(boxes[i:i + 1], boxes[rest])[0] > iou_thres
         if class_ids is not None:
             drop &= class_ids[rest] == class_ids[i]
         order = rest[~drop]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from detector.models import build_model
-from detector.runtime import HeadSpec, YOLODecoder, decode, level_constants
+from detector.geometry import HeadSpec, YOLODecoder, decode, level_constants
 
 # Two levels with different anchor counts and scale_x_y, so a mix-up of any of them shows.
 SPEC = HeadSpec(strides=(8, 16), anchors=(((10, 13), (16, 30), (33, 23)), ((62, 45), (59, 119))),

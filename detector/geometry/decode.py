@@ -1,4 +1,4 @@
-"""YOLO decoding, once in numpy (runtimes) and once in torch (training, eval, the ONNX graph).
+"""YOLO decoding, once in numpy (runtimes) and once in torch (training, the loss, eval, the ONNX graph).
 
 Per level with stride s, anchors [A, 2] (pixels) and scale_x_y k, for raw values t:
 ``xy = (sigmoid(t_xy) * k - (k - 1) / 2 + grid_xy) * s``, ``wh = exp(t_wh) * anchor``,
@@ -146,6 +146,24 @@ def decode(maps: Sequence[np.ndarray], spec: HeadSpec) -> np.ndarray:
     return out
 
 
+def decode_boxes(t: torch.Tensor, gain: torch.Tensor, offset: torch.Tensor, anchor_wh: torch.Tensor,
+                 new_coords: bool = False, max_t_wh: float | None = None) -> torch.Tensor:
+    """Torch box formula: raw t [B, N, >= 4] with gain, offset, anchor_wh [B or 1, N, 2] (see
+    ``level_constants``) -> cx, cy, w, h [B, N, 4] in input pixels.
+
+    ``max_t_wh`` bounds t_wh in value only, the gradient passing straight through: the loss uses
+    it so that exp cannot overflow into an infinite box and a NaN CIoU. Indexing is on explicit
+    axes so that an ONNX trace holds plain Slice ops.
+    """
+    if new_coords:  # the maps are logistic already; (2v)^2 as a product, not Pow
+        v_wh = t[:, :, 2:4] * 2
+        return torch.cat([t[:, :, 0:2] * gain + offset, v_wh * v_wh * anchor_wh], 2)
+    twh = t[:, :, 2:4]
+    if max_t_wh is not None:
+        twh = twh - (twh - twh.clamp(max=max_t_wh)).detach()
+    return torch.cat([t[:, :, 0:2].sigmoid() * gain + offset, twh.exp() * anchor_wh], 2)
+
+
 class YOLODecoder(nn.Module):
     """Torch decoder: raw maps [B, A * (5 + nc), H, W] per level -> [B, N, 5 + nc].
 
@@ -177,12 +195,8 @@ class YOLODecoder(nn.Module):
             raise ValueError(f"YOLODecoder: {len(maps)} maps for a head with {len(self.spec.strides)} levels")
         p = torch.cat([self.flatten(x, i) for i, x in enumerate(maps)], 1)
         gain, offset, anchor_wh = self.constants(maps, p.dtype)
-        if self.spec.new_coords:  # the maps are logistic already; (2v)^2 as a product, not Pow
-            v_wh = p[:, :, 2:4] * 2
-            return torch.cat([p[:, :, 0:2] * gain + offset, v_wh * v_wh * anchor_wh, p[:, :, 4:]], 2)
-        xy = p[:, :, 0:2].sigmoid() * gain + offset
-        wh = p[:, :, 2:4].exp() * anchor_wh
-        return torch.cat([xy, wh, p[:, :, 4:].sigmoid()], 2)
+        scores = p[:, :, 4:] if self.spec.new_coords else p[:, :, 4:].sigmoid()
+        return torch.cat([decode_boxes(p, gain, offset, anchor_wh, self.spec.new_coords), scores], 2)
 
     def flatten(self, x: torch.Tensor, level: int) -> torch.Tensor:
         """[B, A * no, H, W] -> [B, A * H * W, no]; static shapes give constant Reshape targets."""
