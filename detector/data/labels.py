@@ -16,7 +16,7 @@ import numpy as np
 
 from ..io.images import IMAGE_SUFFIXES, images_in, is_file
 from ..io.text import read_text
-from ..geometry.boxes import xywh2xyxy
+from ..geometry.boxes import xywh2xyxy, xyxy2xywh
 
 BOX_TOL = 1e-3  # normalised coords may overshoot [0, 1] by this much (rounding in exporters)
 MAX_WARNINGS = 100  # per dataset load; past this a summary line keeps logs readable
@@ -117,7 +117,7 @@ def parse_label_text(text: str, nc: int, name: str) -> tuple[np.ndarray, list[st
     xyxy = xywh2xyxy(np.asarray(labels[:, 1:], np.float32).reshape(-1, 4))
     over = ((xyxy < 0) | (xyxy > 1)).any(1)
     if over.any():  # clip the tolerated overshoot, keeping the other edges where they were
-        labels[over, 1:] = xyxy_to_cxcywh(np.clip(xyxy[over], 0, 1))
+        labels[over, 1:] = xyxy2xywh(np.clip(xyxy[over], 0, 1))
     return labels, problems
 
 
@@ -130,12 +130,6 @@ def read_labels(path: str | Path, nc: int) -> tuple[np.ndarray, list[str]]:
     except ValueError as e:  # unreadable or binary: the message names the file
         return np.zeros((0, 5), np.float32), [f"{e}; labels dropped"]
     return parse_label_text(text, nc, str(path))
-
-
-def xyxy_to_cxcywh(b: np.ndarray) -> np.ndarray:
-    """[K, 4] (x1, y1, x2, y2) -> [K, 4] (cx, cy, w, h)."""
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    return np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1)
 
 
 def emit_warnings(problems: list[str], what: str = "label problems") -> None:

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..geometry.boxes import ltwh2xyxy
 from .metrics import PRCurves, ap_per_class, match_detections
 
 AP_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
@@ -208,18 +209,12 @@ def pr_curve(gt, detections: Sequence[Mapping], *, iou_thres: float = 0.5, max_d
         gt_cls = np.array([g["category_id"] for g in gts], np.int64)
         targets.append(gt_cls[~crowd])
         boxes, scores, cls = top_per_class(by_image.get(image_id, []), max_det)
-        tp, ignored = match_detections(boxes, scores, cls, xywh_list_to_xyxy([g["bbox"] for g in gts]),
+        tp, ignored = match_detections(boxes, scores, cls, ltwh2xyxy([g["bbox"] for g in gts]),
                                        gt_cls, iou_thres, crowd)
         tps.append(tp[~ignored]), confs.append(scores[~ignored]), classes.append(cls[~ignored])
     cat = lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype)  # noqa: E731
     return ap_per_class(cat(tps, bool), cat(confs, np.float64), cat(classes, np.int64),
                         cat(targets, np.int64), iou_thres)
-
-
-def xywh_list_to_xyxy(boxes: Sequence[Sequence[float]]) -> np.ndarray:
-    """COCO [x, y, w, h] boxes -> [K, 4] xyxy float64."""
-    b = np.asarray(boxes, np.float64).reshape(-1, 4)
-    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
 
 
 def top_per_class(dets: Sequence[Mapping], max_det: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -232,5 +227,5 @@ def top_per_class(dets: Sequence[Mapping], max_det: int) -> tuple[np.ndarray, np
     for c in np.unique(cls):
         rank[cls == c] = np.arange((cls == c).sum())
     keep = order[rank < max_det]
-    boxes = xywh_list_to_xyxy([dets[i]["bbox"] for i in keep])
+    boxes = ltwh2xyxy([dets[i]["bbox"] for i in keep])
     return boxes, scores[keep], cls[rank < max_det]

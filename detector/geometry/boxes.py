@@ -18,6 +18,20 @@ def xywh2xyxy(boxes):
     return np.concatenate([xy - half, xy + half], -1)
 
 
+def xyxy2xywh(boxes):
+    """[..., 4] x1, y1, x2, y2 -> [..., 4] cx, cy, w, h: a new numpy array or tensor, same type."""
+    lo, hi = boxes[..., 0:2], boxes[..., 2:4]
+    if isinstance(boxes, torch.Tensor):
+        return torch.cat([(lo + hi) / 2, hi - lo], -1)
+    return np.concatenate([(lo + hi) / 2, hi - lo], -1)
+
+
+def ltwh2xyxy(boxes) -> np.ndarray:
+    """COCO boxes (left, top, w, h), any [K, 4]-shaped sequence -> [K, 4] xyxy float64."""
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
+
+
 def box_iou(a: np.ndarray, b: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
     """IoU of a [N, 4] with b [M, 4] (xyxy, float64) -> [N, M]; empty unions give 0, inverted
     boxes have area 0. Where ``crowd`` [M] is set the union is a's area alone (COCO's rule for

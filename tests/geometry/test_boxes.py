@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from detector.geometry import bbox_iou, wh_iou
+import numpy as np
+
+from detector.geometry import bbox_iou, box_iou, ltwh2xyxy, wh_iou, xywh2xyxy, xyxy2xywh
 
 
 def xyxy(*b):
@@ -70,3 +72,36 @@ def test_wh_iou_centred_shapes():
 def test_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="kind"):
         bbox_iou(torch.zeros(4), torch.zeros(4), "eiou")
+
+
+def random_xyxy(rng, n):
+    lo = rng.uniform(0, 50, (n, 2))
+    return np.concatenate([lo, lo + rng.uniform(0.5, 30, (n, 2))], 1)
+
+
+def test_conversions_are_inverse_and_the_same_in_numpy_and_torch():
+    xyxy = random_xyxy(np.random.default_rng(0), 50)
+    xywh = xyxy2xywh(xyxy)
+    np.testing.assert_allclose(xywh2xyxy(xywh), xyxy, atol=1e-9)
+    np.testing.assert_allclose(xyxy2xywh(torch.from_numpy(xyxy)).numpy(), xywh, atol=1e-12)
+    np.testing.assert_allclose(xywh2xyxy(torch.from_numpy(xywh)).numpy(), xyxy, atol=1e-12)
+    assert xywh2xyxy(xywh.astype(np.float32)).dtype == np.float32  # labels stay float32
+    ltwh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], 1)  # COCO's bbox
+    np.testing.assert_allclose(ltwh2xyxy(ltwh.tolist()), xyxy, atol=1e-9)
+
+
+def test_pairwise_numpy_iou_equals_the_torch_iou_of_every_pair():
+    # NMS and AP matching use box_iou, the loss uses bbox_iou: one IoU, whichever path asks.
+    rng = np.random.default_rng(1)
+    a, b = random_xyxy(rng, 7), random_xyxy(rng, 9)
+    pairwise = box_iou(a, b)
+    elementwise = bbox_iou(torch.from_numpy(a)[:, None], torch.from_numpy(b)[None], "iou", xywh=False, eps=0)
+    np.testing.assert_allclose(pairwise, elementwise.numpy(), atol=1e-12)
+    np.testing.assert_allclose(box_iou(b, a), pairwise.T)
+
+
+def test_crowd_regions_count_the_detection_area_alone():
+    det = np.array([[0.0, 0.0, 10.0, 10.0]])
+    crowd = np.array([[0.0, 0.0, 10.0, 40.0], [0.0, 0.0, 10.0, 40.0]])
+    assert box_iou(det, crowd, np.array([True, False])).tolist() == [[1.0, 0.25]]
+    assert box_iou(det, np.array([[5.0, 5.0, 5.0, 9.0]])).tolist() == [[0.0]]  # no area, no overlap
