@@ -55,15 +55,16 @@ class ResNeXt50(Backbone):
 
 class CSPResNeXtStage(nn.Module):
     """CSP stage of csresnext50.cfg: [3x3/2 grouped down], bypass 1x1 and main 1x1, n blocks,
-    post 1x1, concat[main, bypass], 1x1 fuse to 2C. The bypass is linear in stages 2-3 (as in the
-    cfg); the first stage's first block adds its 64-channel input into 128 (partial add)."""
+    post 1x1, concat[main, bypass], 1x1 fuse to 2C. Both split 1x1s (bypass and main) are linear
+    in stages 2-3, as in the cfg; the first stage's first block adds its 64-channel input into 128
+    (partial add)."""
 
-    def __init__(self, c_in: int, c: int, n: int, down: bool, bypass_act: str):
+    def __init__(self, c_in: int, c: int, n: int, down: bool, split_act: str):
         super().__init__()
         self.down = ConvBNAct(c_in, c_in, 3, 2, groups=GROUPS) if down else nn.Identity()
         main_c = c_in if not down else c
-        self.bypass = ConvBNAct(c_in, c, 1, act=bypass_act)
-        self.main = ConvBNAct(c_in, main_c, 1)
+        self.bypass = ConvBNAct(c_in, c, 1, act=split_act)
+        self.main = ConvBNAct(c_in, main_c, 1, act=split_act)
         self.blocks = nn.Sequential(*(Bottleneck(main_c if j == 0 else c, c, c) for j in range(n)))
         self.post = ConvBNAct(c, c, 1)
         self.fuse = ConvBNAct(2 * c, 2 * c, 1)
@@ -83,7 +84,7 @@ class CSPResNeXt50(Backbone):
         c_in = 64
         for i, n in enumerate((3, 3, 5, 2)):
             c = 128 << i
-            bypass_act = "linear" if i in (1, 2) else "leaky"
-            self.stages[f"stage{i + 1}"] = CSPResNeXtStage(c_in, c, n, down=i > 0, bypass_act=bypass_act)
+            split_act = "linear" if i in (1, 2) else "leaky"
+            self.stages[f"stage{i + 1}"] = CSPResNeXtStage(c_in, c, n, down=i > 0, split_act=split_act)
             c_in = 2 * c
             self.tap(f"stage{i + 1}", f"c{i + 2}", c_in, 4 << i)

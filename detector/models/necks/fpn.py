@@ -55,6 +55,11 @@ class FPN(Neck):
 class PANetSPP(Neck):
     """YOLOv4 neck: SPP on c5, top-down path, then bottom-up path (PANet) -> p3, p4, p5."""
 
+    # Sub-modules in yolov4.cfg's (and csresnext50-panet-spp.cfg's) layer order, which
+    # copy_darknet_weights follows; "p3" stands for the head conv reading p3.
+    darknet_order = ("set5", "up5", "lat4", "set4", "up4", "lat3", "set3", "out3", "p3",
+                     "down3", "pan4", "out4", "p4", "down4", "pan5", "out5", "p5")
+
     def __init__(self, in_specs: list[FeatureSpec], *, width: int = 512, act: str = "leaky"):
         super().__init__()
         s3, s4, s5 = self.require(in_specs, ("c3", "c4", "c5"), "panet_spp")
