@@ -135,7 +135,7 @@ def summary(out: Path, source: str, opset: int, args) -> list[str]:
     """The lines printed after a successful export, read back from the written file."""
     import onnx
 
-    from ..export.jetson import static_shapes
+    from ..export.graph import static_shapes
 
     proto = onnx.load(str(out), load_external_data=False)
     g, shapes = proto.graph, static_shapes(proto)  # inferred: Darknet graphs declare symbolic outputs
