@@ -180,7 +180,7 @@ def write_reduced(model, out: Path, hw, opset: int, args) -> None:
     """FP32 export to a temp folder, then INT8 quantisation or FP16 conversion into ``out``."""
     import tempfile
 
-    from ..bench.quantize import convert_fp16, quantize_int8
+    from ..export.quantize import convert_fp16, quantize_int8
     from ..io.files import atomic_output
 
     with tempfile.TemporaryDirectory() as d:
