@@ -40,7 +40,7 @@ def verdict(ok: bool) -> str:
 
 def int8_detector(tmp: Path) -> str:
     """The detector's ONNX export quantized to INT8, as a MODEL argument."""
-    from detector.bench import quantize_int8
+    from detector.export import quantize_int8
     from detector.data.synthetic import make_demo_images
     from detector.runtime.backends.base import ensure_onnx
 

@@ -157,7 +157,7 @@ def fps_plan(cuda: bool, quick: bool, graphs: bool) -> tuple[list[tuple], list[s
 
 def load_model(label: str, device: torch.device, half: bool):
     """The model with BN folded, on ``device``, and its torch decoder (as the torch backend builds them)."""
-    from detector.export import fold_bn
+    from detector.models.fuse import fold_bn
     from detector.models.loading import load_detector
     from detector.geometry.decode import YOLODecoder
 

@@ -215,7 +215,7 @@ def exp_pre(size: int, image) -> dict[str, Variant]:
 
 
 def exp_precision(path: Path, size: int, threads: int, image) -> dict[str, Variant]:
-    from detector.bench import convert_fp16, quantize_int8
+    from detector.export import convert_fp16, quantize_int8
     from detector.data.synthetic import make_demo_images
 
     calib = Path(tempfile.mkdtemp(prefix="cspdet-calib-"))

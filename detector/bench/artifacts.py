@@ -42,8 +42,8 @@ class AsTuple(nn.Module):
 
 def net_onnx(module: nn.Module, name: str, size: int, batch: int = 1) -> Path:
     """A classifier or backbone (BN folded) as a static ONNX file [batch, 3, size, size]."""
-    from ..export import fold_bn
     from ..export.onnx import trace_to_onnx
+    from ..models.fuse import fold_bn
 
     def write(tmp: Path) -> None:
         net = AsTuple(fold_bn(module)).eval()

@@ -78,7 +78,7 @@ def _net_call(spec: ModelSpec, backend: str, size: int, batch: int, threads: int
     if backend == "torch":
         import torch
 
-        from ..export import fold_bn
+        from ..models.fuse import fold_bn
 
         if threads:
             torch.set_num_threads(threads)

@@ -135,7 +135,7 @@ def summary(out: Path, source: str, opset: int, args) -> list[str]:
     """The lines printed after a successful export, read back from the written file."""
     import onnx
 
-    from ..export.jetson import static_shapes
+    from ..export.graph import static_shapes
 
     proto = onnx.load(str(out), load_external_data=False)
     g, shapes = proto.graph, static_shapes(proto)  # inferred: Darknet graphs declare symbolic outputs
@@ -180,7 +180,7 @@ def write_reduced(model, out: Path, hw, opset: int, args) -> None:
     """FP32 export to a temp folder, then INT8 quantisation or FP16 conversion into ``out``."""
     import tempfile
 
-    from ..bench.quantize import convert_fp16, quantize_int8
+    from ..export.quantize import convert_fp16, quantize_int8
     from ..io.files import atomic_output
 
     with tempfile.TemporaryDirectory() as d:

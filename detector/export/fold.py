@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .graph import constant_tensors, default_opset, prune, replace_all, static_shapes
+
 # Shape arithmetic is a handful of int64s. A node with bigger inputs or outputs is real
 # computation on weights (or an Identity of one) and is left to the runtime.
 FOLD_MAX_ELEMENTS = 4096
@@ -57,31 +59,6 @@ def _node_value(node, tensors: dict, shapes, opset: int) -> list | None:
     return _evaluate(node, {i: numpy_helper.to_array(tensors[i]) for i in used}, opset)
 
 
-def _replace(field, items) -> None:
-    """Set a repeated message field to ``items``, copied first: they may be its own elements."""
-    copies = []
-    for item in items:
-        copy = type(item)()
-        copy.CopyFrom(item)
-        copies.append(copy)
-    del field[:]
-    field.extend(copies)
-
-
-def prune(graph) -> None:
-    """Drop nodes none of whose outputs is used, then initializers nothing reads."""
-    while True:
-        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
-        live = [n for n in graph.node if any(o in used for o in n.output if o)]
-        if len(live) == len(graph.node):
-            break
-        _replace(graph.node, live)
-    inputs = {v.name for v in graph.input}
-    keep = [t for t in graph.initializer if t.name in used or t.name in inputs]
-    if len(keep) != len(graph.initializer):
-        _replace(graph.initializer, keep)
-
-
 def bypass_constant_identities(graph) -> int:
     """Point the readers of ``Identity(constant)`` at the constant itself and drop the Identity.
 
@@ -89,8 +66,6 @@ def bypass_constant_identities(graph) -> int:
     nodes. TensorRT 8's ONNX parser turns an Identity into an IIdentityLayer (onnx-tensorrt
     builtin_op_importers.cpp), so the Conv would get its bias as a layer output, not as weights.
     """
-    from .jetson import constant_tensors
-
     tensors = constant_tensors(graph)
     outputs = {o.name for o in graph.output}
     alias = {n.output[0]: n.input[0] for n in graph.node
@@ -106,8 +81,6 @@ def bypass_constant_identities(graph) -> int:
 
 def _fold_once(proto, opset: int) -> int:
     from onnx import numpy_helper
-
-    from .jetson import constant_tensors, static_shapes
 
     graph = proto.graph
     tensors = constant_tensors(graph)
@@ -133,7 +106,7 @@ def _fold_once(proto, opset: int) -> int:
             graph.initializer.append(tensors[name])
         folded += 1
     if folded:
-        _replace(graph.node, kept)
+        replace_all(graph.node, kept)
     return folded
 
 
@@ -145,7 +118,7 @@ def fold_constants(proto) -> int:
     Folds in rounds: a folded Pad amount makes the shapes after the Pad known, which lets the
     next round fold a Shape read further down.
     """
-    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 11)
+    opset = default_opset(proto, 11)
     total = bypass_constant_identities(proto.graph)
     while True:
         folded = _fold_once(proto, opset)

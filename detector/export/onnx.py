@@ -2,9 +2,9 @@
 OpenCV DNN 4.x and TensorRT read.
 
 The graph is traced with the TorchScript exporter (``dynamo=False``: the dynamo one needs
-onnxscript). Batch norms are folded into their convs first, the decoder's grids are constants
-for static shapes, and the file carries what a runtime needs to pre- and post-process in its
-metadata_props (see ``build_metadata``). With ``optimize`` (the default) the traced graph gets
+onnxscript). Batch norms are folded into their convs first (``models/fuse.py``), the decoder's
+grids are constants for static shapes, and the file carries what a runtime needs to pre- and
+post-process in its metadata_props (see ``build_metadata``). With ``optimize`` (the default) the traced graph gets
 the exact rewrites of ``rewrite.py``: the same values, less copying in ONNX Runtime
 (benchmarks/speed_experiments.py ``--only graph`` times both).
 """
@@ -23,6 +23,7 @@ import torch.nn as nn
 from .. import __version__
 from ..geometry.decode import HeadSpec, YOLODecoder
 from ..geometry.letterbox import PAD_VALUE, as_hw
+from ..models import fuse
 from .rewrite import optimize_graph
 
 # Ops OpenCV DNN 4.x / TensorRT reject or that betray a data-dependent graph.
@@ -31,37 +32,6 @@ DECODED_FORMAT = "cx,cy,w,h,obj,cls..."
 LETTERBOX = {"color": PAD_VALUE, "centre": True, "scaleup": True, "rgb": True, "scale": "1/255"}
 JSON_KEYS = ("names", "strides", "anchors", "scale_x_y", "num_classes", "new_coords", "img_size", "letterbox",
              "config", "output_names", "dynamic", "batch")
-
-
-def fuse_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    """A Conv2d with bias computing ``bn(conv(x))`` with bn's running statistics (eval mode)."""
-    fused = copy.deepcopy(conv)
-    scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)
-    bias = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(scale)
-    w = conv.weight.detach().double() * scale.view(-1, *[1] * (conv.weight.dim() - 1))
-    fused.weight = nn.Parameter(w.to(conv.weight.dtype))
-    b = (bias - bn.running_mean.double()) * scale + bn.bias.detach().double()
-    fused.bias = nn.Parameter(b.to(conv.weight.dtype))
-    return fused
-
-
-def fold_bn(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` in eval mode where every Conv2d directly followed by a BatchNorm2d
-    inside an nn.Sequential (ConvBNAct and the like) becomes one biased conv; the BN becomes
-    nn.Identity. BNs elsewhere, or without running statistics, are left as they are."""
-    model = copy.deepcopy(model).eval()
-    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
-        names = list(seq._modules)
-        for a, b in zip(names, names[1:]):
-            conv, bn = seq._modules[a], seq._modules[b]
-            if (type(conv) is nn.Conv2d and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats
-                    and bn.running_var is not None and bn.affine and conv.out_channels == bn.num_features):
-                seq._modules[a] = fuse_conv_bn(conv, bn)
-                seq._modules[b] = nn.Identity()
-    return model
-
-
-_fold_bn = fold_bn  # export_onnx's argument of the same name shadows it
 
 
 class ExportModel(nn.Module):
@@ -173,7 +143,7 @@ def export_onnx(model: nn.Module, path: str | Path, img_size: int | Sequence[int
         if not img_size:
             raise ValueError(f"export_onnx: give img_size for {path}; the model has no default input size")
     hw = as_hw(img_size, "img_size")
-    net = _fold_bn(model) if fold_bn else copy.deepcopy(model).eval()
+    net = fuse.fold_bn(model) if fold_bn else copy.deepcopy(model).eval()
     dummy = torch.zeros(batch, 3, *hw)
     spec = HeadSpec.from_model(model)
     # Every neck keeps H / s rounded up (tests/test_contracts.py); the decoder re-checks it.

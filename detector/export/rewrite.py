@@ -9,24 +9,7 @@ holds the rewrite to bit-identical outputs.
 """
 from __future__ import annotations
 
-from collections import defaultdict
-
-
-def _attr(node, name: str, default=None):
-    from onnx import helper
-
-    return next((helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
-
-
-def _consumers(graph) -> dict[str, list]:
-    """tensor name -> nodes reading it; graph outputs count as a reader (they must stay)."""
-    readers = defaultdict(list)
-    for node in graph.node:
-        for name in node.input:
-            readers[name].append(node)
-    for out in graph.output:
-        readers[out.name].append(None)
-    return readers
+from .graph import attributes, consumers, replace_all
 
 
 def pool_before_concat(proto) -> int:
@@ -34,14 +17,12 @@ def pool_before_concat(proto) -> int:
     output) into a MaxPool of each piece followed by the Concat. Returns how many."""
     from onnx import helper
 
-    from .fold import _replace
-
     graph = proto.graph
-    readers = _consumers(graph)
+    readers = consumers(graph)
     replace, drop = {}, set()
     for cat in graph.node:
         users = readers[cat.output[0]]
-        if cat.op_type != "Concat" or _attr(cat, "axis") != 1 or len(users) != 1:
+        if cat.op_type != "Concat" or attributes(cat).get("axis") != 1 or len(users) != 1:
             continue
         pool = users[0]
         if pool is None or pool.op_type != "MaxPool" or len([o for o in pool.output if o]) != 1:
@@ -60,7 +41,7 @@ def pool_before_concat(proto) -> int:
                 nodes.extend(replace[id(node)])
             elif id(node) not in drop:
                 nodes.append(node)
-        _replace(graph.node, nodes)
+        replace_all(graph.node, nodes)
     return len(replace)
 
 

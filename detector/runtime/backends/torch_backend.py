@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from ...devices import select_device
-from ...export import fold_bn
+from ...models.fuse import fold_bn
 from ...models.loading import load_detector
 from ...geometry.decode import HeadSpec, YOLODecoder
 

@@ -14,13 +14,15 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
-from ..geometry.letterbox import preprocess
+from ..geometry.letterbox import as_hw, preprocess
+from ..io.files import atomic_output
+from ..io.images import ImageError, images_in, read_image
+from .graph import default_opset
+from .onnx import read_metadata
 
 
 def _metadata_size(proto) -> tuple[int, int] | None:
     """(h, w) from the cspdet metadata, else from a static input shape, else None."""
-    from ..export import read_metadata
-
     size = read_metadata(proto).get("img_size")
     if size:
         return int(size[0]), int(size[-1])
@@ -38,8 +40,6 @@ class LetterboxCalibration:
         self._it = self._blobs()
 
     def _blobs(self) -> Iterator[dict]:
-        from ..io.images import ImageError, read_image
-
         images = []
         for path in self.paths:
             try:
@@ -79,7 +79,7 @@ def _at_least_opset(proto, opset: int):
     """``proto`` converted up to ``opset`` when its default domain is older."""
     import onnx
 
-    current = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset)
+    current = default_opset(proto, opset)
     return onnx.version_converter.convert_version(proto, opset) if current < opset else proto
 
 
@@ -119,16 +119,12 @@ def quantize_int8(onnx_in: str | Path, onnx_out: str | Path, calib_dir: str | Pa
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from ..io.files import atomic_output
-    from ..geometry.letterbox import as_hw
-    from ..runtime.sources import list_images
-
     onnx_in, onnx_out = Path(onnx_in), Path(onnx_out)
     if not onnx_in.is_file():
         raise FileNotFoundError(f"onnx_in {onnx_in}: no such file")
     if not Path(calib_dir).is_dir():
         raise FileNotFoundError(f"calib_dir {calib_dir}: no such folder")
-    paths = list_images(str(calib_dir))[:n]
+    paths = images_in(Path(calib_dir))[:n]
     if not paths:
         raise ValueError(f"calib_dir {calib_dir}: no images found")
     original = onnx.load(str(onnx_in))
@@ -158,8 +154,6 @@ def convert_fp16(onnx_in: str | Path, onnx_out: str | Path) -> Path:
     float32, so pre/post-processing is unchanged); returns ``onnx_out``."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
-
-    from ..io.files import atomic_output
 
     onnx_in, onnx_out = Path(onnx_in), Path(onnx_out)
     if not onnx_in.is_file():

@@ -4,9 +4,8 @@ import onnx
 import pytest
 import torch
 
-from detector.bench import convert_fp16, quantize_int8
-from detector.bench.quantize import decoder_nodes
-from detector.export import export_onnx, read_metadata
+from detector.export import convert_fp16, export_onnx, quantize_int8, read_metadata
+from detector.export.quantize import decoder_nodes
 from detector.models import build_model
 from detector.runtime.backends.ort_backend import ORTBackend
 from detector.geometry.letterbox import preprocess
