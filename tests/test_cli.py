@@ -43,3 +43,17 @@ def test_info_errors_are_one_line(argv, msg, capsys):
 def test_python_dash_m_entry_point():
     r = subprocess.run([sys.executable, "-m", "detector", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("cspdet ")
+
+
+def test_backend_choices_come_from_the_backend_table_without_heavy_imports(capsys):
+    code = ("import sys; import detector.cli.bench, detector.cli.common; "
+            "print(sorted(m for m in ('torch', 'onnxruntime', 'cv2', 'detector.bench') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+    from detector.runtime.backends import BACKENDS, BENCH_CHOICES
+
+    assert main(["detect", "--help"]) == 0
+    assert "{" + ",".join(BACKENDS) + "}" in capsys.readouterr().out
+    assert main(["bench", "--help"]) == 0
+    assert ", ".join(BENCH_CHOICES) in " ".join(capsys.readouterr().out.split())

@@ -12,7 +12,8 @@ import numpy as np
 
 from .flops import model_gflops
 from .roofline import Roofline, RooflineProbe
-from .runners import BACKENDS, DetectorRunner, Unsupported, make_runner
+from ..runtime.backends import BENCH_BACKENDS
+from .runners import DetectorRunner, Unsupported, make_runner
 from .specs import ModelSpec
 from .timing import Stat, machine_info, physical_cores
 
@@ -26,7 +27,7 @@ class BenchConfig:
 
     models: list[ModelSpec]
     baselines: list[ModelSpec] = field(default_factory=list)
-    backends: list[str] = field(default_factory=lambda: list(BACKENDS))
+    backends: list[str] = field(default_factory=lambda: list(BENCH_BACKENDS))
     sizes: list[int | None] = field(default_factory=lambda: [None])
     batch: int = 1
     threads: int | None = None

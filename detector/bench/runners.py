@@ -12,17 +12,13 @@ import numpy as np
 
 from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import Detections, postprocess
+from ..runtime.backends import BENCH_VARIANTS
 from .specs import ModelSpec
-
-BACKENDS = ("torch", "onnxruntime", "opencv")
-# Bench-only names for a backend with non-default settings, measured beside the default one.
-VARIANTS = {"onnxruntime-spin": ("onnxruntime", {"spin": True})}
-CHOICES = BACKENDS + tuple(VARIANTS)
 
 
 def resolve(backend: str) -> tuple[str, dict]:
     """A bench backend name -> (runtime backend, its extra options)."""
-    name, options = VARIANTS.get(backend, (backend, {}))
+    name, options = BENCH_VARIANTS.get(backend, (backend, {}))
     return name, dict(options)
 
 

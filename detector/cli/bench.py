@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..runtime.backends import BENCH_BACKENDS, BENCH_CHOICES
 from .argtypes import img_size, nonnegative_int, positive_int, probability
-
-# detector.bench.runners.BACKENDS and CHOICES, without importing it for --help
-BACKENDS = ("torch", "onnxruntime", "opencv")
-CHOICES = BACKENDS + ("onnxruntime-spin",)
 
 
 def add_parser(sub) -> None:
@@ -22,8 +19,8 @@ def add_parser(sub) -> None:
                "backbone:NAME (a bare backbone); MODEL@SIZE pins its size. "
                "Example: cspdet bench csppeleenet-efm-sam --img-size 320 --baseline darknet:yolov3-tiny@416")
     p.add_argument("models", nargs="*", metavar="MODEL", help="models to measure (see below)")
-    p.add_argument("--backends", default=",".join(BACKENDS),
-                   help=f"comma-separated, from {', '.join(CHOICES)} (onnxruntime-spin: ONNX Runtime with "
+    p.add_argument("--backends", default=",".join(BENCH_BACKENDS),
+                   help=f"comma-separated, from {', '.join(BENCH_CHOICES)} (onnxruntime-spin: ONNX Runtime with "
                         "busy-waiting worker threads, as --spin in detect)")
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, nargs="+", metavar="N", help="input sizes (default: each model's own)")
     p.add_argument("--batch", type=positive_int, default=1, help="images per inference call (times are per image)")
@@ -61,9 +58,9 @@ def build_config(args):
     if not args.models and not args.baseline:
         raise CLIError("give at least one MODEL or --baseline darknet:CFG")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = [b for b in backends if b not in CHOICES]
+    unknown = [b for b in backends if b not in BENCH_CHOICES]
     if unknown or not backends:
-        raise CLIError(f"--backends {args.backends}: choose from {', '.join(CHOICES)}")
+        raise CLIError(f"--backends {args.backends}: choose from {', '.join(BENCH_CHOICES)}")
     for name, value, low in (("--batch", args.batch, 1), ("--threads", args.threads, 1), ("--runs", args.runs, 1),
                              ("--warmup", args.warmup, 0), ("--video-frames", args.video_frames, 1),
                              ("--video-streams", args.video_streams, 1)):

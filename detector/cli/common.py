@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..resources import default_weights_path, demo_media_dir
+from ..runtime.backends import BACKENDS
 from .argtypes import img_size, nonnegative_int, positive_int, probability
 
 DEFAULT_WEIGHTS = default_weights_path()
@@ -32,7 +33,7 @@ def add_model_args(p) -> None:
                         ".cfg/.weights, or an official model by name (cspdet models; downloaded on first "
                         "use) (default: the bundled weights/cspdet-shapes.pt)")
     p.add_argument("--cfg", default=None, help="Darknet .cfg to go with --weights X.weights")
-    p.add_argument("--backend", choices=["torch", "onnxruntime", "opencv", "tensorrt"],
+    p.add_argument("--backend", choices=list(BACKENDS),
                    help="runtime (default: from the --weights suffix; .pt/.yaml/.cfg -> torch, .onnx -> onnxruntime)")
     add_device_arg(p)
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, default=None, help="inference size (default: the model's)")

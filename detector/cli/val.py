@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from .argtypes import positive_int, probability
 from .common import add_model_args
@@ -49,42 +50,45 @@ def run(args) -> int:
 
 def evaluate_and_save(det, ds, args, out, weights) -> dict:
     """Score ``det`` on ``ds``; write metrics.json, predictions.json and PR_curve.png into ``out``."""
-    from ..engine.evaluate import coco_evaluate, pr_curve
-    from ..engine.metrics import plot_pr_curve
-    from ..engine.validate import ground_truth
+    from ..engine.validate import validate
     from ..io.files import write_bytes
 
-    skipped: set[int] = set()
-    dets = predict(det, ds, args.batch_size, skipped)
-    gt = ground_truth(ds, skipped)
-    metrics = coco_evaluate(gt, dets, table=True)
+    def predict(imgs, recs) -> list[dict]:
+        return [d for rec, res in zip(recs, det.predict(imgs)) for d in res.coco(rec.image_id, ds.category_ids)]
+
+    n = len(ds.records)
+    metrics, dets = validate(predict, read_batches(ds.records, args.batch_size), ds, table=True,
+                             pr_plot=out / "PR_curve.png", total=-(-n // args.batch_size), leave=True)
     summary = {"weights": str(weights), "data": str(args.data), "split": args.split, **metrics}
     write_bytes(out / "metrics.json", json.dumps(summary, indent=2).encode())
     write_bytes(out / "predictions.json", json.dumps(dets).encode())
-    plot_pr_curve(pr_curve(gt, dets), out / "PR_curve.png", names=dict(zip(ds.category_ids, ds.names)))
     return metrics
 
 
-def predict(det, ds, batch_size: int, skipped: set[int]) -> list[dict]:
-    """COCO-format detections of ``det`` over the dataset's images, in original pixels. An
-    unreadable image is reported and its id added to ``skipped`` (left out of the scores)."""
+class Item(NamedTuple):
+    """A record as ``engine.validate`` reads it: the image id, and why it could not be read."""
+
+    image_id: int
+    error: str | None = None
+
+
+def read_batches(records, batch_size: int):
+    """(BGR images, Items) per ``batch_size`` records, in original pixels. An unreadable image
+    is reported here and marked with ``error`` (its image is None): validate leaves it out."""
     import sys
 
     from tqdm import tqdm
 
     from ..io.images import ImageError, read_image
 
-    out = []
-    recs = ds.records
-    for i in tqdm(range(0, len(recs), batch_size), desc="val", unit="batch"):
-        chunk, imgs = [], []
-        for rec in recs[i:i + batch_size]:
+    for i in range(0, len(records), batch_size):
+        imgs, items = [], []
+        for rec in records[i:i + batch_size]:
             try:
                 imgs.append(read_image(rec.path))
-                chunk.append(rec)
+                items.append(Item(rec.image_id))
             except ImageError as e:
                 tqdm.write(f"skipped: {e} (left out of the scores)", file=sys.stderr)
-                skipped.add(rec.image_id)
-        for rec, res in zip(chunk, det.predict(imgs) if imgs else []):
-            out += res.coco(rec.image_id, ds.category_ids)
-    return out
+                imgs.append(None)
+                items.append(Item(rec.image_id, str(e)))
+        yield imgs, items

@@ -36,7 +36,7 @@ from .augment import (AugmentConfig, mosaic4, normalised_to_pixels, photometric_
 from .cache import candidate_paths, files_hash, load_cache, save_cache
 from .cocojson import load_coco
 from .config import CocoSplit, DataConfig, load_data_config
-from .labels import ImageRecord, LabelWarning, emit_warnings, img2label_path, list_images, read_labels
+from .labels import ImageRecord, LabelWarning, dataset_images, emit_warnings, img2label_path, read_labels
 
 
 class ItemKey(NamedTuple):
@@ -219,7 +219,7 @@ def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
     Label and image problems are warned about (file and line named) on every load, cached or not;
     so is a split without any label (an error when ``training``: see ``check_any_labels``).
     """
-    files = list_images(sources, source)
+    files = dataset_images(sources, source)
     label_files = [img2label_path(f) for f in files]
     key = files_hash(files, label_files, extra={"nc": nc})
     labels_dir = Path(os.path.commonpath([str(p.parent) for p in label_files]))

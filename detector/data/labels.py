@@ -14,7 +14,7 @@ from typing import Iterable, Union
 
 import numpy as np
 
-from ..io.images import IMAGE_SUFFIXES, images_in, is_file
+from ..io.images import IMAGE_SUFFIXES, is_file, list_images
 from ..io.text import read_text
 from ..geometry.boxes import xywh2xyxy, xyxy2xywh
 
@@ -50,25 +50,16 @@ def img2label_path(path: str | Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
-def list_images(sources: Iterable[Union[str, Path]], source_name: str = "dataset") -> list[str]:
-    """Folders (searched recursively), ``.txt`` lists (one path per line, relative to the list's
-    folder) and single image files -> sorted, de-duplicated absolute image paths."""
+def dataset_images(sources: Iterable[Union[str, Path]], source_name: str = "dataset") -> list[str]:
+    """Folders (searched recursively), ``.txt`` lists and single image files, each expanded by
+    ``io.images.list_images`` -> sorted, de-duplicated absolute image paths."""
     sources, found = list(sources), []
     for src in sources:
         src = Path(src)
-        if src.is_dir():
-            found += [str(p) for p in images_in(src, recursive=True)]
-        elif is_file(src) and src.suffix.lower() == ".txt":
-            for line in read_text(src).splitlines():
-                line = line.strip()
-                if line:
-                    p = Path(line)
-                    found.append(str(p if p.is_absolute() else (src.parent / p)))
-        elif is_file(src) and src.suffix.lower() in IMAGE_SUFFIXES:
-            found.append(str(src))
-        else:
+        if not (src.is_dir() or is_file(src) and src.suffix.lower() in IMAGE_SUFFIXES | {".txt"}):
             raise FileNotFoundError(f"{source_name}: image source '{src}' not found "
                                     f"(a folder, a .txt list or an image file)")
+        found += list_images(src, recursive=True)
     files = sorted({os.path.normpath(os.path.abspath(f)) for f in found})
     if not files:
         raise FileNotFoundError(f"{source_name}: no images found in {[str(s) for s in sources]}")

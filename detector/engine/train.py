@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ..data import AugmentConfig, build_dataset, create_dataloader, load_data_config
 from ..devices import select_device
-from ..models.checkpoint import atomic_save, load_checkpoint
+from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
 from .finetune import DEFAULT_ARCH, WEIGHT_SUFFIXES, freeze, frozen_eval, initial_model
 from .loss import YOLOLoss
@@ -369,13 +369,12 @@ class Trainer:
             kept = f"; {self.run_dir / 'weights' / 'last.pt'} keeps epoch {self.epoch}" if self.epoch else ""
             raise FloatingPointError(f"epoch {self.epoch + 1}: {len(bad)} weight tensors are NaN/inf ({bad[0]}, ...) "
                                      f"after the updates; lower --lr0{kept}")
-        ckpt = {"format": "cspdet", "version": 1, "arch": model.describe(), "names": list(self.names),
-                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "ema": {k: v.detach().cpu() for k, v in self.ema.ema.state_dict().items()} if self.ema else None,
-                "ema_updates": self.ema.updates if self.ema else 0,
-                "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict() if self.amp else None,
-                "epoch": self.epoch, "step": self.step, "best_fitness": self.best,
-                "train": asdict(self.cfg), "rng": rng_state()}
+        ckpt = checkpoint_dict(
+            model,
+            ema={k: v.detach().cpu() for k, v in self.ema.ema.state_dict().items()} if self.ema else None,
+            ema_updates=self.ema.updates if self.ema else 0,
+            optimizer=self.optimizer.state_dict(), scaler=self.scaler.state_dict() if self.amp else None,
+            epoch=self.epoch, step=self.step, best_fitness=self.best, train=asdict(self.cfg), rng=rng_state())
         weights = self.run_dir / "weights"
         atomic_save(ckpt, weights / "last.pt")
         if is_best:

@@ -1,9 +1,10 @@
-"""The one way cspdet reads image files, and the one set of image suffixes.
+"""The one way cspdet finds and reads image files, and the one set of image suffixes.
 
 ``read_image(path)`` returns BGR uint8 [H, W, 3] or raises ``ImageError`` (a ValueError) whose
 one-line message names the file and the cause: missing, unreadable, empty, undecodable, or over
 the pixel cap (``detector.limits.max_pixels()``, ``$CSPDET_MAX_PIXELS``). Callers that must go
 on (folder runs, dataset scans) catch ``ValueError``, report the message and skip the file.
+``list_images(spec)`` expands a folder, ``.txt`` list, glob pattern or file into image paths.
 
 The cap is checked on the dimensions in the file's header before decoding: OpenCV would
 otherwise allocate whatever a 2 KB file claims (a 30000 x 30000 PNG costs 45 s and 5.5 GB), and
@@ -12,6 +13,7 @@ JPEG, BMP, WebP, TIFF and PNM headers are read here; other formats are checked a
 """
 from __future__ import annotations
 
+import glob as globlib
 import re
 import struct
 from pathlib import Path
@@ -21,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..limits import MAX_PIXELS_ENV, max_pixels
+from .text import read_text
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".pgm", ".ppm"})
 Size = tuple[int, int]  # (width, height)
@@ -172,3 +175,19 @@ def images_in(folder: str | Path, recursive: bool = False) -> list[Path]:
     folder = Path(folder)
     found: Iterator[Path] = folder.rglob("*") if recursive else folder.iterdir()
     return sorted(p for p in found if is_image_file(p))
+
+
+def list_images(spec: str | Path, recursive: bool = False) -> list[Path]:
+    """Image paths from a folder (``images_in``), a ``.txt`` list (one path per line, relative to
+    the list's folder; blank and ``#`` lines skipped), a glob pattern, or one file. Listed and
+    single files are not checked here: ``read_image`` reports what is wrong with them."""
+    path = Path(spec)
+    if path.is_dir():
+        return images_in(path, recursive)
+    if path.suffix.lower() == ".txt" and is_file(path):
+        lines = [ln.strip() for ln in read_text(path).splitlines()]
+        return [p if p.is_absolute() else path.parent / p
+                for p in map(Path, (ln for ln in lines if ln and not ln.startswith("#")))]
+    if any(ch in str(spec) for ch in "*?["):
+        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_image_file(p))
+    return [path]

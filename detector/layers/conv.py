@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import torch.nn as nn
 
+LEAKY_SLOPE = 0.1  # Darknet's leaky ReLU
+
 # Darknet's names, so YAML configs and .cfg files speak the same words.
 ACTIVATIONS = {
-    "leaky": lambda: nn.LeakyReLU(0.1, inplace=True),
+    "leaky": lambda: nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
     "mish": lambda: nn.Mish(inplace=True),
     "swish": lambda: nn.SiLU(inplace=True),
     "relu": lambda: nn.ReLU(inplace=True),
@@ -15,7 +17,7 @@ ACTIVATIONS = {
 
 
 def make_act(name: str) -> nn.Module:
-    """Build an activation by its Darknet name (leaky is slope 0.1, as in Darknet)."""
+    """Build an activation by its Darknet name (leaky is slope LEAKY_SLOPE, as in Darknet)."""
     try:
         return ACTIVATIONS[name]()
     except KeyError:

@@ -24,11 +24,16 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, **extra: Any) -> Path:
-    """Write ``model`` (anything with ``describe()`` and ``names``) plus ``extra`` plain data."""
-    ckpt = {"format": FORMAT, "version": VERSION, "arch": model.describe(), "names": list(model.names),
+def checkpoint_dict(model: torch.nn.Module, **extra: Any) -> dict[str, Any]:
+    """The checkpoint of ``model`` (anything with ``describe()`` and ``names``): format, version,
+    architecture, class names and CPU weights, plus ``extra`` plain data."""
+    return {"format": FORMAT, "version": VERSION, "arch": model.describe(), "names": list(model.names),
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
-    return atomic_save(ckpt, path)
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, **extra: Any) -> Path:
+    """Write ``checkpoint_dict(model, **extra)`` to ``path`` atomically."""
+    return atomic_save(checkpoint_dict(model, **extra), path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

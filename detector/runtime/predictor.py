@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..io.images import read_image
-from .backends import load_backend
+from .backends import Backend, load_backend
 from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import postprocess
 from .results import Results
@@ -31,10 +31,10 @@ class Detector:
                  img_size: int | None = None, conf_thres: float = 0.25, iou_thres: float = 0.45,
                  max_det: int = 300, classes: Sequence[int] | None = None, agnostic: bool = False,
                  threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False):
-        self.backend = load_backend(weights, backend, device=device, threads=threads,
+        self.backend: Backend = load_backend(weights, backend, device=device, threads=threads,
                                     img_size=img_size, cfg=cfg, half=half, spin=spin)
         # the device the backend settled on ('' means auto: CUDA where that runtime has it)
-        self.threads, self.device = threads, str(getattr(self.backend, "device", device or "cpu"))
+        self.threads, self.device = threads, str(self.backend.device)
         self.names = list(self.backend.names)
         self.img_size = self._input_size(img_size)
         self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
@@ -59,7 +59,7 @@ class Detector:
     @property
     def can_stream(self) -> bool:
         """Whether ``replicas`` can run frames in parallel on this backend and device."""
-        return hasattr(self.backend, "replica") and self.device.startswith("cpu")
+        return self.backend.streams and self.device.startswith("cpu")
 
     def check_streams(self, n: int) -> None:
         """Raise ValueError unless ``replicas(n)`` can run here."""
@@ -87,9 +87,7 @@ class Detector:
 
     def end_streams(self) -> None:
         """Undo what ``replicas`` changed process-wide (PyTorch's thread count)."""
-        end = getattr(self.backend, "end_replicas", None)
-        if end is not None:
-            end()
+        self.backend.end_replicas()
 
     @property
     def max_batch(self) -> int | None:

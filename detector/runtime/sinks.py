@@ -16,9 +16,12 @@ import cv2
 import numpy as np
 
 from ..io.files import write_bytes
+from ..io.images import IMAGE_SUFFIXES
 from .results import Results
 
-ENCODABLE = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+# Suffixes an annotated (colour) image is written in; others get JPEG bytes. OpenCV has no DNG
+# encoder, and its PGM writer takes grey images only.
+ENCODABLE = IMAGE_SUFFIXES - {".dng", ".pgm"}
 
 
 def write_image(path: Path, img: np.ndarray) -> None:

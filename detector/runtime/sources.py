@@ -7,7 +7,6 @@ model drops frames instead of falling further and further behind.
 """
 from __future__ import annotations
 
-import glob as globlib
 import os
 import threading
 import time
@@ -18,10 +17,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..io.images import ImageError, images_in, is_image_file, read_image
-from ..io.text import read_text
+from ..io.images import ImageError, list_images, read_image
 
-__all__ = ["Frame", "ImageSource", "StreamSource", "VideoSource", "list_images", "open_source", "read_image"]
+__all__ = ["Frame", "ImageSource", "StreamSource", "VideoSource", "open_source"]
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm", ".ts", ".flv"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -174,20 +172,6 @@ class StreamSource:
             self.cap.release()
         else:
             self._thread.join(timeout=2)
-
-
-def list_images(spec: str, recursive: bool = False) -> list[Path]:
-    """Image paths from a file, folder, glob pattern or .txt list (one path per line)."""
-    path = Path(spec)
-    if path.is_dir():
-        return images_in(path, recursive)
-    if path.suffix.lower() == ".txt" and path.is_file():
-        base = path.parent
-        lines = [ln.strip() for ln in read_text(path).splitlines() if ln.strip() and not ln.startswith("#")]
-        return [p if p.is_absolute() else base / p for p in map(Path, lines)]
-    if any(ch in spec for ch in "*?["):
-        return sorted(Path(p) for p in globlib.glob(spec, recursive=recursive) if is_image_file(p))
-    return [path]
 
 
 def open_source(spec: str, *, recursive: bool = False, vid_stride: int = 1):

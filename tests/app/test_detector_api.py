@@ -138,8 +138,23 @@ def test_streams_give_pytorch_its_thread_count_back(detectors, process_threads):
     assert torch.get_num_threads() == 2
 
 
+def test_every_backend_keeps_the_protocol(detectors):
+    import importlib
+
+    from detector.runtime.backends import BACKENDS, Backend, BackendBase
+
+    for name, entry in BACKENDS.items():  # TensorRT's class too: its module imports without tensorrt
+        cls = getattr(importlib.import_module(entry.module), entry.cls)
+        assert issubclass(cls, BackendBase) and cls.name == name
+    for name, det in detectors.items():
+        assert isinstance(det.backend, Backend), name
+        assert det.backend.streams == (name != "opencv") and det.backend.default_size > 0
+
+
 def test_opencv_runs_one_stream(detectors):
     det = detectors["opencv"]
     assert not det.can_stream and det.replicas(1) == [det]
+    with pytest.raises(NotImplementedError, match="opencv backend runs one stream"):
+        det.backend.replica(1)
     with pytest.raises(ValueError, match=r"--streams 2: parallel streams need CPU .* \(here opencv on cpu\)"):
         det.replicas(2)

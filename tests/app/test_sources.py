@@ -4,7 +4,8 @@ import pytest
 
 from detector.runtime.pipeline import prefetch
 from detector.io.files import new_run_dir
-from detector.runtime.sources import ImageSource, VideoSource, list_images, open_source
+from detector.io.images import list_images
+from detector.runtime.sources import ImageSource, VideoSource, open_source
 
 
 def test_folder_reports_bad_images_instead_of_stopping(image_dir):

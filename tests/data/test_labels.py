@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from detector.data import LabelWarning, build_dataset, img2label_path, yolo_records
-from detector.data.labels import list_images, parse_label_text
+from detector.data.labels import dataset_images, parse_label_text
 
 from .helpers import write_rect_dataset, write_yaml
 
@@ -24,10 +24,10 @@ def test_image_lists_from_folders_txt_files_and_single_files(tmp_path):
     nested = tmp_path / "images" / "train" / "sub" / "x.png"
     nested.write_bytes(paths[0].read_bytes())
     (tmp_path / "list.txt").write_text("images/train/0001.png\n\n" + str(paths[2]) + "\n")
-    assert list_images([tmp_path / "images"]) == sorted(str(p) for p in [*paths, nested])
-    assert list_images([tmp_path / "list.txt", paths[0], paths[0]]) == sorted(str(p) for p in paths)
+    assert dataset_images([tmp_path / "images"]) == sorted(str(p) for p in [*paths, nested])
+    assert dataset_images([tmp_path / "list.txt", paths[0], paths[0]]) == sorted(str(p) for p in paths)
     with pytest.raises(FileNotFoundError, match=r"train: image source '.*nope' not found"):
-        list_images([tmp_path / "nope"], "train")
+        dataset_images([tmp_path / "nope"], "train")
 
 
 BAD_LINES = [

@@ -89,9 +89,19 @@ def test_listing_skips_links_that_loop_and_folders_named_like_images(tmp_path):
 
 def test_one_suffix_set_everywhere():
     from detector.data import labels
-    from detector.runtime import sources
+    from detector.runtime import sinks, sources
 
     assert {".jpg", ".png", ".webp", ".tif"} <= IMAGE_SUFFIXES
     for module in (labels, sources):
         assert not any(isinstance(v, (set, frozenset, tuple)) and ".jpg" in v and v is not IMAGE_SUFFIXES
                        for v in vars(module).values())
+    assert sinks.ENCODABLE < IMAGE_SUFFIXES  # what OpenCV can write of what it reads
+
+
+@pytest.mark.parametrize("suffix", [".png", ".pgm", ".dng"])
+def test_annotated_images_are_written_whatever_the_source_suffix(tmp_path, suffix):
+    from detector.runtime.sinks import write_image
+
+    img = np.full((6, 8, 3), 90, np.uint8)
+    write_image(tmp_path / f"out{suffix}", img)  # .pgm/.dng: OpenCV cannot encode colour ones: JPEG bytes
+    assert read_image(tmp_path / f"out{suffix}").shape == (6, 8, 3)

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,8 +65,8 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tiny_data, tmp_path, monkey
     last = t.run_dir / "weights" / "last.pt"
     before = last.read_bytes()
 
-    def broken_save(obj, f, *a, **k):
-        f.write(b"half a checkpoint")
+    def broken_save(obj, f, *a, **k):  # atomic_save hands torch.save the temp file's path
+        Path(f).write_bytes(b"half a checkpoint")
         raise OSError("disk full")
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ...layers import ConvBNAct, partial_add
+from ...layers import ConvBNAct, make_act, partial_add
 from .base import Backbone
 
 GROUPS = 32
@@ -24,7 +24,7 @@ class Bottleneck(nn.Module):
         self.conv1 = ConvBNAct(c_in, width, 1)
         self.conv2 = ConvBNAct(width, width, 3, s, groups=GROUPS)
         self.conv3 = ConvBNAct(width, c_out, 1, act="linear")
-        self.act = nn.LeakyReLU(0.1, inplace=True)
+        self.act = make_act("leaky")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(partial_add(x, self.conv3(self.conv2(self.conv1(x)))))

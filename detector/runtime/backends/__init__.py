@@ -1,25 +1,43 @@
 """Inference backends behind one protocol, chosen by file suffix or by name.
 
-Every backend is built as ``Backend(path, device=..., threads=..., img_size=..., cfg=...)`` and
-called as ``backend(blob [B, 3, H, W] float32 RGB 0..1) -> [B, N, 5 + nc] float32`` decoded rows
-(cx, cy, w, h in input pixels, objectness, class probabilities). It also exposes ``name``,
-``names`` (class names), ``input_size`` ((h, w) a static model needs, else None), ``batch``
-(static batch or None) and ``spec`` (the HeadSpec). ``spin=True`` (ONNX Runtime only) lets its
-worker threads busy-wait between ops. Each backend module imports its optional
-package itself, so ``import detector`` needs none of them.
+Every backend keeps ``protocol.Backend``: built as ``Backend(path, device=..., threads=...,
+img_size=..., cfg=..., half=...)``, called as ``backend(blob [B, 3, H, W] float32 RGB 0..1) ->
+[B, N, 5 + nc] float32`` decoded rows, with ``names``, ``spec``, ``input_size``, ``batch``,
+``default_size`` and ``device``, and optionally parallel ``replica``s. ``spin=True`` (ONNX
+Runtime only) lets its worker threads busy-wait between ops. Each backend module imports its
+optional package itself, so ``import detector`` (and this table) needs none of them.
 """
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import NamedTuple
 
-# name -> (module, class). A table, not an if/elif ladder: adding a backend is one line.
+from .protocol import Backend, BackendBase
+
+
+class BackendEntry(NamedTuple):
+    """Where a backend lives (imported only when built, so this table stays light for --help),
+    and whether ``cspdet bench`` measures it: TensorRT runs only engines prebuilt for a GPU, the
+    others run any model on the CPU (exported on demand)."""
+
+    module: str
+    cls: str
+    bench: bool
+
+
+# The one table of backend names: the CLI's choices, the bench's and load_backend's come from it.
+# A table, not an if/elif ladder: adding a backend is one line.
 BACKENDS = {
-    "torch": ("detector.runtime.backends.torch_backend", "TorchBackend"),
-    "onnxruntime": ("detector.runtime.backends.ort_backend", "ORTBackend"),
-    "opencv": ("detector.runtime.backends.opencv_backend", "OpenCVBackend"),
-    "tensorrt": ("detector.runtime.backends.trt_backend", "TensorRTBackend"),
+    "torch": BackendEntry("detector.runtime.backends.torch_backend", "TorchBackend", True),
+    "onnxruntime": BackendEntry("detector.runtime.backends.ort_backend", "ORTBackend", True),
+    "opencv": BackendEntry("detector.runtime.backends.opencv_backend", "OpenCVBackend", True),
+    "tensorrt": BackendEntry("detector.runtime.backends.trt_backend", "TensorRTBackend", False),
 }
+BENCH_BACKENDS = tuple(name for name, entry in BACKENDS.items() if entry.bench)
+# Bench-only names for a backend with non-default settings, measured beside the default one.
+BENCH_VARIANTS = {"onnxruntime-spin": ("onnxruntime", {"spin": True})}
+BENCH_CHOICES = BENCH_BACKENDS + tuple(BENCH_VARIANTS)
 SUFFIXES = {".pt": "torch", ".yaml": "torch", ".yml": "torch", ".cfg": "torch", ".weights": "torch",
             ".onnx": "onnxruntime", ".engine": "tensorrt", ".trt": "tensorrt"}
 
@@ -39,7 +57,7 @@ def backend_for(path: str | Path, backend: str | None = None) -> str:
     return SUFFIXES[suffix]
 
 
-def load_backend(path: str | Path, backend: str | None = None, **kwargs):
+def load_backend(path: str | Path, backend: str | None = None, **kwargs) -> Backend:
     """Build the backend for ``path`` (see module docstring for the keyword arguments); a zoo
     name is fetched first and becomes its cached Darknet files."""
     from ...models.zoo import resolve_weights
@@ -50,8 +68,9 @@ def load_backend(path: str | Path, backend: str | None = None, **kwargs):
         if name != "onnxruntime":
             raise ValueError(f"--spin applies to the onnxruntime backend only, not {name}")
         kwargs["spin"] = True
-    module, cls = BACKENDS[name]
-    return getattr(importlib.import_module(module), cls)(path, **kwargs)
+    entry = BACKENDS[name]
+    return getattr(importlib.import_module(entry.module), entry.cls)(path, **kwargs)
 
 
-__all__ = ["BACKENDS", "SUFFIXES", "backend_for", "load_backend"]
+__all__ = ["BACKENDS", "BENCH_BACKENDS", "BENCH_CHOICES", "BENCH_VARIANTS", "SUFFIXES", "Backend", "BackendBase",
+           "BackendEntry", "backend_for", "load_backend"]

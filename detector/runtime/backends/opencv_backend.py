@@ -6,10 +6,11 @@ import numpy as np
 
 from ...devices import parse_device
 from .base import OnnxMeta, ensure_onnx
+from .protocol import BackendBase
 
 
-class OpenCVBackend:
-    """No ``replica``: two OpenCV 4.14 nets running forward at once in one process return wrong
+class OpenCVBackend(BackendBase):
+    """One stream (no ``replica``): two OpenCV 4.14 nets running forward at once in one process return wrong
     values (up to hundreds of pixels off, measured on the EFM graph), so OpenCV runs one stream."""
 
     name = "opencv"

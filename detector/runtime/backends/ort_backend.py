@@ -8,6 +8,7 @@ import numpy as np
 
 from ...devices import parse_device
 from .base import OnnxMeta, ensure_onnx
+from .protocol import BackendBase
 
 
 def session_options(threads: int | None, spin: bool = False):
@@ -27,8 +28,9 @@ def session_options(threads: int | None, spin: bool = False):
     return so
 
 
-class ORTBackend:
+class ORTBackend(BackendBase):
     name = "onnxruntime"
+    streams = True
 
     def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
                  cfg=None, half: bool = False, spin: bool = False):

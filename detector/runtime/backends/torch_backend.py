@@ -10,10 +10,12 @@ from ...devices import select_device
 from ...models.fuse import fold_bn
 from ...models.loading import load_detector
 from ...geometry.decode import HeadSpec, YOLODecoder
+from .protocol import BackendBase
 
 
-class TorchBackend:
+class TorchBackend(BackendBase):
     name = "torch"
+    streams = True
 
     def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
                  cfg=None, half: bool = False):

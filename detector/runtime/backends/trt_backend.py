@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...geometry.decode import HeadSpec, decode
+from .protocol import BackendBase
 
 CUDART_MODULES = ("cuda.bindings.runtime", "cuda.cudart")  # cuda-python >= 12.6, then older releases
 
@@ -106,7 +107,7 @@ def open_cuda():
                       "(pip install pycuda, or pip install cuda-python)")
 
 
-class TensorRTBackend:
+class TensorRTBackend(BackendBase):
     name = "tensorrt"
     device = "cuda"  # an engine runs on the GPU it was built for
 
