@@ -19,16 +19,21 @@ from ..io.files import write_bytes
 from ..io.images import IMAGE_SUFFIXES
 from .results import Results
 
-# Suffixes an annotated (colour) image is written in; others get JPEG bytes. OpenCV has no DNG
-# encoder, and its PGM writer takes grey images only.
+# Suffixes an annotated (colour) image keeps; others are saved as "<name>.jpg" (the whole source
+# name kept, so a.dng and a.jpg never collide). OpenCV has no DNG encoder, and its PGM writer
+# takes grey images only.
 ENCODABLE = IMAGE_SUFFIXES - {".dng", ".pgm"}
 
 
-def write_image(path: Path, img: np.ndarray) -> None:
-    ok, buf = cv2.imencode(path.suffix if path.suffix.lower() in ENCODABLE else ".jpg", img)
+def write_image(path: Path, img: np.ndarray) -> Path:
+    """Encode ``img`` to ``path`` (or ``path.jpg`` when its suffix cannot hold it) -> the path written."""
+    if path.suffix.lower() not in ENCODABLE:
+        path = path.with_name(path.name + ".jpg")
+    ok, buf = cv2.imencode(path.suffix, img)
     if not ok:
         raise OSError(f"{path}: could not encode the annotated image")
     write_bytes(path, buf.tobytes())
+    return path
 
 
 MAX_STEM = 200  # file systems allow 255 bytes a name; labels add "_<frame>.txt" and writes ".part"

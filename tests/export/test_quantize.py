@@ -45,7 +45,7 @@ def calib(tmp_path_factory):
 @pytest.fixture(scope="module")
 def blob():
     from detector.data.synthetic import make_demo_images
-    from detector.runtime.sources import read_image
+    from detector.io.images import read_image
 
     return preprocess(read_image(make_demo_images(__import__("tempfile").mkdtemp(), n=1, seed=11)[0]), SIZE)[0]
 

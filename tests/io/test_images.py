@@ -103,5 +103,7 @@ def test_annotated_images_are_written_whatever_the_source_suffix(tmp_path, suffi
     from detector.runtime.sinks import write_image
 
     img = np.full((6, 8, 3), 90, np.uint8)
-    write_image(tmp_path / f"out{suffix}", img)  # .pgm/.dng: OpenCV cannot encode colour ones: JPEG bytes
-    assert read_image(tmp_path / f"out{suffix}").shape == (6, 8, 3)
+    written = write_image(tmp_path / f"out{suffix}", img)  # .pgm/.dng: OpenCV cannot encode colour ones
+    assert written.name == ("out.png" if suffix == ".png" else f"out{suffix}.jpg")
+    assert read_image(written).shape == (6, 8, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [written.name]
