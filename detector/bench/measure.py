@@ -10,9 +10,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..runtime.backends import BENCH_BACKENDS
 from .flops import model_gflops
 from .roofline import Roofline, RooflineProbe
-from ..runtime.backends import BENCH_BACKENDS
 from .runners import DetectorRunner, Unsupported, make_runner
 from .specs import ModelSpec
 from .timing import Stat, machine_info, physical_cores

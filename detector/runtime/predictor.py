@@ -10,10 +10,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..io.images import read_image
-from .backends import Backend, load_backend
 from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import postprocess
+from ..io.images import read_image
+from .backends import Backend, load_backend
 from .results import Results
 
 
