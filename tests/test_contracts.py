@@ -2,7 +2,9 @@
 import pytest
 import torch
 
-from detector.models import BACKBONES, NECKS, build_model
+from detector.darknet.cfg import parse_cfg
+from detector.darknet.plan import plan_layers
+from detector.models import BACKBONES, NECKS, build_model, load_config
 from detector.models.config import CONFIG_DIR
 from detector.models.heads import YOLOHead
 
@@ -63,3 +65,35 @@ def test_required_configs_exist():
     for name in ["csppeleenet-efm", "csppeleenet-efm-sam", "csppeleenet-prn", "peleenet-efm",
                  "cspdarknet53-efm", "cspdarknet53-panet-spp", "cspresnext50-panet-spp"]:
         assert name in CONFIGS
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_anchor_areas_grow_within_and_across_levels(config):
+    """Darknet's order: each level's anchors ascend in area and none of a finer level is larger
+    than one of a coarser level, so small objects are assigned to the high-resolution maps."""
+    model = build_model(config)
+    assert model.strides == sorted(model.strides)
+    areas = [a.prod(1).tolist() for a in model.anchors]
+    for stride, level in zip(model.strides, areas):
+        assert level == sorted(level), f"stride {stride}: anchor areas {level} do not ascend"
+    for fine, coarse in zip(areas, areas[1:]):
+        assert max(fine) <= min(coarse), f"anchor areas {fine} overlap the next level's {coarse}"
+
+
+def darknet_anchors(cfg_path) -> dict[int, list[list[float]]]:
+    """{stride: that [yolo] layer's (w, h) anchors in mask order}, as the Darknet importer reads them."""
+    specs, factories = plan_layers(parse_cfg(cfg_path))
+    heads = [factories[s.index]() for s in specs if s.type == "yolo"]  # parameter-free, cheap to build
+    return {int(y.stride): [list(a) for a in y.anchors] for y in heads}
+
+
+# The COCO configs keep the anchors of the CSPNet paper's Darknet detectors: YOLOv3's (as in
+# csresnext50-panet-spp.cfg) on three levels, yolov3-tiny-prn.cfg's masks on two.
+REFERENCE_CFG = {"csppeleenet-prn": "yolov3-tiny-prn.cfg"}
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if load_config(c).num_classes == 80])
+def test_coco_configs_carry_the_official_darknet_anchors(config, shared):
+    model = build_model(config)
+    ours = {s: a.tolist() for s, a in zip(model.strides, model.anchors)}
+    assert ours == darknet_anchors(shared / "darknet" / REFERENCE_CFG.get(config, "csresnext50-panet-spp.cfg"))

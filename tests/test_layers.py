@@ -22,6 +22,15 @@ def test_maxout_matches_darknet_loop(c, n):
     torch.testing.assert_close(y, x.view(2, c // n, n, 5, 7).amax(1), rtol=0, atol=0)
 
 
+def test_maxout_worked_example_keeps_interleaved_groups_and_its_input():
+    # C=6, N=2: out[0] = max(x0, x2, x4), out[1] = max(x1, x3, x5); contiguous groups would give
+    # [max(x0, x1, x2), max(x3, x4, x5)] = [-1, -2], a mean [-4, -3.33], a zero start [0, 0].
+    x = torch.tensor([-5.0, -1.0, -3.0, -7.0, -4.0, -2.0]).view(1, 6, 1, 1)
+    before = x.clone()
+    assert Maxout(2)(x).flatten().tolist() == [-3.0, -1.0]
+    assert torch.equal(x, before), "Maxout wrote into its input (EFM feeds one map to several branches)"
+
+
 def test_maxout_has_no_parameters_and_rejects_bad_widths():
     assert list(Maxout(4).parameters()) == []
     with pytest.raises(ValueError, match="not a multiple"):

@@ -1,7 +1,9 @@
+import random
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,7 +18,35 @@ class Killed(Exception):
     pass
 
 
-def test_kill_and_resume_gives_the_same_loss_sequence(tiny_data, tmp_path):
+def seed_global_rngs(seed: int) -> None:
+    """Seed the torch, numpy and python ``random`` global generators."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def assert_same(a, b, where: str = "checkpoint") -> None:
+    """Recursive exact equality of checkpoint contents: dicts, sequences, tensors, arrays, scalars."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), f"{where}: keys {sorted(map(str, set(a) ^ set(b)))} differ"
+        for k in a:
+            assert_same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), f"{where}: lengths differ"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), f"{where}: tensors differ"
+    elif isinstance(a, np.ndarray):
+        assert np.array_equal(a, b), f"{where}: arrays differ"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def test_kill_and_resume_continues_the_uninterrupted_run(tiny_data, tmp_path, one_thread):
+    """The resumed run ends with the same losses, weights, EMA, optimizer and global RNG states
+    (torch, numpy, python) as an uninterrupted run with the same seed."""
+    seed_global_rngs(0)
     full = Trainer(tiny_cfg(tiny_data, tmp_path / "a"))
     full.fit()
 
@@ -24,19 +54,23 @@ def test_kill_and_resume_gives_the_same_loss_sequence(tiny_data, tmp_path):
         if trainer.epoch == 0:
             raise Killed  # as if the process died right after last.pt was written
 
+    seed_global_rngs(0)
     first = Trainer(tiny_cfg(tiny_data, tmp_path / "b"), callbacks={"epoch_end": kill_after_first_epoch})
     with pytest.raises(Killed):
         first.fit()
     last = first.run_dir / "weights" / "last.pt"
+    seed_global_rngs(1)  # a new process: only the checkpoint can bring the states back
     resumed = Trainer.resume(last)
     assert resumed.epoch == 1 and resumed.run_dir == first.run_dir
     resumed.fit()
     per_epoch = len(full.history) // 3
     assert first.history == full.history[:per_epoch]
     assert resumed.history == full.history[per_epoch:], "resumed losses differ from the uninterrupted run"
-    a = load_checkpoint(full.run_dir / "weights" / "last.pt")["model"]
-    b = load_checkpoint(last)["model"]
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    a, b = (load_checkpoint(p) for p in (full.run_dir / "weights" / "last.pt", last))
+    assert a["ema"] is not None and a["rng"]["numpy"] and a["rng"]["python"]  # else nothing to compare
+    for ckpt in (a, b):
+        del ckpt["train"]["project"]  # the one entry that differs: the two runs' folders
+    assert_same(a, b)
     rows = (first.run_dir / "results.csv").read_text().splitlines()
     assert len(rows) == 4 and rows[0].startswith("epoch,train/box")
 

@@ -11,7 +11,6 @@ epochs on the new classes AP50 0.405 fine-tuned against 0.093 from scratch (anot
 0.075). About 50 s in all. The bars leave room for kernel-level differences between CPUs.
 """
 import pytest
-import torch
 import yaml
 
 from detector.cli import main
@@ -24,14 +23,7 @@ RECIPE = ["--img", str(SIZE), "--batch-size", "16", "--nbs", "16", "--optimizer"
           "--warmup-epochs", "1", "--mosaic", "0", "--workers", "0"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: while other jobs shared the 2 cores, a pretraining epoch took 2.3 s
-    on one thread and 8-37 s on two (each op's two threads wait for each other)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def shapes(root, classes, n_train, seed):
