@@ -87,9 +87,10 @@ def darknet_anchors(cfg_path) -> dict[int, list[list[float]]]:
     return {int(y.stride): [list(a) for a in y.anchors] for y in heads}
 
 
-# The COCO configs keep the anchors of the CSPNet paper's Darknet detectors: YOLOv3's (as in
-# csresnext50-panet-spp.cfg) on three levels, yolov3-tiny-prn.cfg's masks on two.
-REFERENCE_CFG = {"csppeleenet-prn": "yolov3-tiny-prn.cfg"}
+# The COCO configs keep the anchors of the Darknet detectors whose weights they take: YOLOv3's
+# (as in csresnext50-panet-spp.cfg) on three levels, yolov3-tiny-prn.cfg's masks on two, and
+# yolov4.cfg's for CSPDarknet53-PANet-SPP, which is yolov4.cfg's network.
+REFERENCE_CFG = {"csppeleenet-prn": "yolov3-tiny-prn.cfg", "cspdarknet53-panet-spp": "yolov4.cfg"}
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if load_config(c).num_classes == 80])
