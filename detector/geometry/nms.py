@@ -7,6 +7,9 @@ import numpy as np
 
 from .boxes import box_iou, xywh2xyxy
 
+# Up to this many candidates NMS works on one pairwise IoU matrix (2048^2 float64: 32 MB).
+MATRIX_MAX = 2048
+
 
 class Detections(NamedTuple):
     """One image's detections, best score first: boxes [K, 4] xyxy float32, scores [K] float32,
@@ -32,6 +35,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = No
         raise ValueError(f"nms: {len(boxes)} boxes, {len(scores)} scores"
                          + ("" if class_ids is None else f", {len(class_ids)} class_ids") + " must match")
     order = np.argsort(-scores, kind="stable")
+    if len(order) <= MATRIX_MAX:
+        return _nms_matrix(boxes, order, class_ids, iou_thres, max_det)
     keep = []
     while order.size and (max_det is None or len(keep) < max_det):
         i, rest = order[0], order[1:]
@@ -40,6 +45,27 @@ def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = No
         if class_ids is not None:
             drop &= class_ids[rest] == class_ids[i]
         order = rest[~drop]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _nms_matrix(boxes: np.ndarray, order: np.ndarray, class_ids: np.ndarray | None, iou_thres: float,
+                max_det: int | None) -> np.ndarray:
+    """Greedy NMS over one pairwise IoU matrix of the boxes in score ``order``: the same boxes as
+    one IoU row per kept box, several times faster for the few hundred candidates a frame has."""
+    b = boxes[order]
+    over = box_iou(b, b) > iou_thres
+    if class_ids is not None:
+        cls = np.asarray(class_ids)[order]
+        over &= cls[:, None] == cls[None]
+    removed = np.zeros(len(order), bool)
+    keep = []
+    for k in range(len(order)):
+        if removed[k]:
+            continue
+        keep.append(order[k])
+        if max_det is not None and len(keep) >= max_det:
+            break
+        removed |= over[k]  # earlier rows are settled already; only later ones can change
     return np.asarray(keep, dtype=np.int64)
 
 

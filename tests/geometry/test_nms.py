@@ -1,4 +1,6 @@
 """NMS against a brute-force reference, and postprocess's thresholds, filters and formats."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -47,6 +49,23 @@ def test_nms_equals_brute_force(seed, thr):
     assert agnostic.tolist() == brute_force_nms(boxes, scores, [0] * n, thr)
     assert len(agnostic) <= len(keep)
     assert nms(boxes, scores, classes, thr, max_det=5).tolist() == keep[:5].tolist()
+
+
+@pytest.mark.parametrize("thr", [0.3, 0.7])
+def test_the_matrix_and_the_row_strategies_keep_the_same_boxes(monkeypatch, thr):
+    # Few candidates go through one IoU matrix, many through one IoU row per kept box.
+    module = importlib.import_module("detector.geometry.nms")  # the package exports the function as nms
+
+    rng = np.random.default_rng(7)
+    n = 600
+    boxes, scores = random_boxes(rng, n, spread=300.0), rng.uniform(0, 1, n).astype(np.float32)
+    scores[::7] = scores[0]  # ties keep input order on both paths
+    classes = rng.integers(0, 4, n)
+    matrix = [module.nms(boxes, scores, c, thr, m) for c in (classes, None) for m in (None, 9)]
+    monkeypatch.setattr(module, "MATRIX_MAX", 0)
+    rows = [module.nms(boxes, scores, c, thr, m) for c in (classes, None) for m in (None, 9)]
+    assert [k.tolist() for k in matrix] == [k.tolist() for k in rows]
+    assert 50 < len(matrix[0]) < n
 
 
 def test_nms_ties_keep_input_order_and_degenerate_boxes_are_harmless():
