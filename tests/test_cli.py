@@ -57,3 +57,16 @@ def test_backend_choices_come_from_the_backend_table_without_heavy_imports(capsy
     assert "{" + ",".join(BACKENDS) + "}" in capsys.readouterr().out
     assert main(["bench", "--help"]) == 0
     assert ", ".join(BENCH_CHOICES) in " ".join(capsys.readouterr().out.split())
+
+
+def test_val_and_detect_help_show_their_defaults(capsys):
+    assert main(["val", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for shown in ("score threshold (default: 0.001; 0.25 with --task speed)", "(default: 0.6; 0.45 with --task speed)",
+                  "detections per image (default: 300)", "images per inference call (default: 8)",
+                  "{val,speed}", "--single-cls", "--save-json", "--save-txt", "--verbose", "(default: runs/val)"):
+        assert shown in text, shown
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert main(["detect", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(objectness x class) (default: 0.25)" in text and "NMS IoU threshold (default: 0.45)" in text

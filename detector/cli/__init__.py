@@ -87,6 +87,18 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that ends each option with ``(default: X)``, unless its text already speaks of the
+    default or there is none worth saying (None, a flag's False)."""
+
+    def _get_help_string(self, action) -> str:
+        text = action.help or ""
+        quiet = action.default is None or action.default is False or action.default is argparse.SUPPRESS
+        if quiet or "default" in text or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="cspdet", description="Real-time CSPNet object detectors.")
     parser.add_argument("--version", action="version", version=f"cspdet {__version__}")

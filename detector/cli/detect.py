@@ -5,13 +5,15 @@ import sys
 import time
 from pathlib import Path
 
+from . import DefaultsFormatter
 from .argtypes import positive_int
 from .common import add_model_args, add_nms_args, default_source, default_weights
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("detect", help="detect objects in images, folders, videos, webcams, streams",
-                       description="Detect objects; outputs go to a new runs/detect/expN folder.")
+                       description="Detect objects; outputs go to a new runs/detect/expN folder.",
+                       formatter_class=DefaultsFormatter)
     add_model_args(p)
     p.add_argument("--source", default=None,
                    help="image, folder, glob, .txt list, video, webcam index (0) or rtsp/http URL "
@@ -26,7 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--name", default="exp", help="run folder name (exp, exp2, ... never overwritten)")
     p.add_argument("--save-txt", action="store_true", help="save YOLO-format labels")
     p.add_argument("--save-conf", action="store_true", help="add scores to --save-txt labels")
-    p.add_argument("--save-json", action="store_true", help="save COCO results-format predictions.json")
+    p.add_argument("--save-json", action="store_true",
+                   help="save COCO results-format predictions.json (COCO's ids: see the README; image_ids.json "
+                        "names the images whose file stem is not their id)")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
     p.add_argument("--show", action="store_true", help="show a live window with an fps overlay (q quits)")
     p.add_argument("--line-width", type=positive_int, default=None, help="box line width in pixels")

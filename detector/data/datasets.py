@@ -34,6 +34,7 @@ from ..geometry.letterbox import PAD_VALUE, LetterboxInfo, as_hw, letterbox, let
 from .augment import (AugmentConfig, mosaic4, normalised_to_pixels, photometric_and_flips,
                       pixels_to_normalised, random_affine, resize_to_fit)
 from .cache import candidate_paths, files_hash, load_cache, save_cache
+from .coco import category_ids_for, image_ids
 from .cocojson import load_coco
 from .config import CocoSplit, DataConfig, load_data_config
 from .labels import ImageRecord, LabelWarning, dataset_images, emit_warnings, img2label_path, read_labels
@@ -72,7 +73,8 @@ class DetectionDataset(Dataset):
 
     def __init__(self, records: Sequence[ImageRecord], names: Sequence[str], *, img_size=640,
                  augment: bool = False, hyp: AugmentConfig | None = None,
-                 category_ids: Sequence[int] | None = None, seed: int = 0):
+                 category_ids: Sequence[int] | None = None, seed: int = 0,
+                 annotations: str | Path | None = None):
         if not records:
             raise ValueError("DetectionDataset: no images")
         self.records = list(records)
@@ -80,10 +82,9 @@ class DetectionDataset(Dataset):
         self.img_size = as_hw(img_size, "img_size")
         self.augment = augment
         self.hyp = hyp or AugmentConfig()
-        # Without COCO ids, class k is category k + 1, the default of engine.evaluate's converters.
-        self.category_ids = list(category_ids) if category_ids is not None else list(range(1, len(names) + 1))
-        if len(self.category_ids) != len(self.names):
-            raise ValueError(f"{len(self.category_ids)} category_ids for {len(self.names)} names")
+        self.category_ids = category_ids_for(self.names, category_ids)  # the one id rule (data/coco.py)
+        # a COCO JSON split is scored against that file itself (crowd regions, its areas)
+        self.annotations = Path(annotations) if annotations is not None else None
         self.seed = seed
         self._bad: dict[str, str] = {}  # path -> why it could not be read (reported once)
 
@@ -234,11 +235,9 @@ def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
     if not good:
         raise FileNotFoundError(f"{source}: none of the {len(files)} images could be read")
     # Numeric stems are the image ids (COCO's own files: 000000000009.jpg is id 9, as yolov5
-    # does); otherwise ids are positions in the sorted list. Ids are ints either way, as COCO
+    # does); other files are numbered on from there (data/coco.py). Ints either way, as COCO
     # evaluation needs.
-    stems = [Path(e["path"]).stem for e in good]
-    numeric = all(s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems)
-    ids = [int(s) for s in stems] if numeric else list(range(len(good)))
+    ids = image_ids(Path(e["path"]).stem for e in good)
     records = [ImageRecord(e["path"], np.array(e["labels"], np.float32).reshape(-1, 5), i, tuple(e["shape"]))
                for e, i in zip(good, ids)]
     check_any_labels(records, source, labels_dir, training)
@@ -251,8 +250,8 @@ def build_dataset(data: DataConfig | str | Path, split: str = "train", *, img_si
     """A DetectionDataset for one split of a dataset YAML (path or DataConfig).
 
     ``augment`` defaults to True for ``train`` only. COCO-JSON splits keep the JSON's category
-    ids in ``dataset.category_ids`` and its image ids in ``meta.image_id``; YOLO splits map class
-    k to category k + 1.
+    ids in ``dataset.category_ids``, its image ids in ``meta.image_id`` and its path in
+    ``dataset.annotations``; YOLO splits take ``data.coco.category_ids_for(names)``.
     """
     cfg = data if isinstance(data, DataConfig) else load_data_config(data)
     sources = cfg.split(split)
@@ -263,11 +262,12 @@ def build_dataset(data: DataConfig | str | Path, split: str = "train", *, img_si
         if len(names) != len(index.names):
             raise ValueError(f"{cfg.source}: {len(names)} names but {sources.annotations} has "
                              f"{len(index.names)} categories")
-        records, category_ids = index.records, index.category_ids
+        records, category_ids, annotations = index.records, index.category_ids, sources.annotations
         check_any_labels(records, where, sources.annotations, split == "train")
     else:
         records = yolo_records(sources, len(cfg.names), cache=cache, cache_dir=cache_dir, source=where,
                                training=split == "train")
-        names, category_ids = cfg.names, None
+        names, category_ids, annotations = cfg.names, None, None
     return DetectionDataset(records, names, img_size=img_size, category_ids=category_ids, seed=seed,
+                            annotations=annotations,
                             augment=(split == "train") if augment is None else augment, hyp=hyp)

@@ -20,6 +20,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..data.coco import category_ids_for
+from ..data.cocojson import is_number
 from ..geometry.boxes import ltwh2xyxy
 from .metrics import PRCurves, ap_per_class, match_detections
 
@@ -43,9 +45,12 @@ def yolo_to_coco_gt(items: Iterable[Mapping[str, Any]], *, category_ids: Sequenc
                     names: Sequence[str] | None = None) -> dict:
     """YOLO items (see the module doc) -> a COCO ground-truth dict {images, annotations, categories}.
 
-    Class index i becomes category id ``category_ids[i]`` (default i + 1) named ``names[i]``
-    (default str(i)); bbox is [x, y, w, h] in original pixels, area w * h, iscrowd 0.
+    Class index i becomes category id ``category_ids[i]`` (default: ``category_ids_for(names)``,
+    or i without names) named ``names[i]`` (default str(i)); bbox is [x, y, w, h] in original
+    pixels, area w * h, iscrowd 0.
     """
+    if category_ids is None and names is not None:
+        category_ids = category_ids_for(names)
     images, annotations, max_cls = [], [], -1
     for item in items:
         image_id, width, height = item["image_id"], item["width"], item["height"]
@@ -60,15 +65,17 @@ def yolo_to_coco_gt(items: Iterable[Mapping[str, Any]], *, category_ids: Sequenc
             max_cls = max(max_cls, int(cls))
             bw, bh = w * width, h * height
             annotations.append({"id": len(annotations) + 1, "image_id": int(image_id), "iscrowd": 0,
-                                "category_id": int(cls) + 1 if category_ids is None else int(category_ids[int(cls)]),
+                                "category_id": int(cls),  # the class index until all are checked
                                 "bbox": [(cx - w / 2) * width, (cy - h / 2) * height, bw, bh], "area": bw * bh})
     if len({im["id"] for im in images}) != len(images):
         raise ValueError("yolo_to_coco_gt: items repeat an image_id")
     n = len(category_ids) if category_ids is not None else len(names) if names is not None else max_cls + 1
     if max_cls >= n:
         raise ValueError(f"yolo_to_coco_gt: labels hold class {max_cls}, but only {n} categories are mapped")
-    categories = [{"id": i + 1 if category_ids is None else int(category_ids[i]),
-                   "name": names[i] if names is not None else str(i)} for i in range(n)]
+    ids = [int(i) for i in category_ids] if category_ids is not None else list(range(n))
+    for ann in annotations:
+        ann["category_id"] = ids[ann["category_id"]]
+    categories = [{"id": ids[i], "name": names[i] if names is not None else str(i)} for i in range(n)]
     return {"images": images, "annotations": annotations, "categories": categories}
 
 
@@ -86,6 +93,37 @@ def coco_gt_to_yolo(gt) -> list[dict]:
         items.append({"image_id": img["id"], "width": w, "height": h, "file_name": img.get("file_name", ""),
                       "labels": np.asarray(labels, np.float64).reshape(-1, 5)})
     return items
+
+
+def evaluable_gt(gt: dict, keep: set[int] | None = None) -> dict:
+    """A COCO instances dict as COCOeval scores it, restricted to the images ``keep`` (default
+    all). Annotations pycocotools cannot read (not an object, a bbox that is not 4 finite
+    numbers) are left out and a missing ``area`` / ``iscrowd`` becomes w * h / 0, where
+    pycocotools would stop with a KeyError; everything else (crowd regions, the file's areas)
+    stays as it is, so a file pycocotools can score scores the same. Copied only when changed."""
+    images = [im for im in gt["images"] if keep is None or im["id"] in keep]
+    ids = {im["id"] for im in images}
+    anns, changed = [], len(images) != len(gt["images"])
+    for ann in gt.get("annotations", []):
+        if not (isinstance(ann, dict) and finite_box(ann.get("bbox")) and is_number(ann.get("image_id"))
+                and ann["image_id"] in ids):
+            changed = True
+            continue
+        if "area" not in ann or "iscrowd" not in ann:
+            w, h = ann["bbox"][2:]
+            ann, changed = {"area": w * h, "iscrowd": 0, **ann}, True
+        anns.append(ann)
+    return {**gt, "images": images, "annotations": anns} if changed else gt
+
+
+def finite_box(box) -> bool:
+    return isinstance(box, list) and len(box) == 4 and all(is_number(v) and np.isfinite(v) for v in box)
+
+
+def one_category(gt: dict, name: str = "item") -> dict:
+    """``gt`` with every annotation in one category, id 0 (``--single-cls``)."""
+    return {**gt, "categories": [{"id": 0, "name": name}],
+            "annotations": [dict(a, category_id=0) for a in gt["annotations"]]}
 
 
 def category_ids_of(gt) -> list[int]:
@@ -117,7 +155,7 @@ def detections_to_coco(detections: Sequence, image_ids: Sequence[int], *,
 
     With ``infos`` (one LetterboxInfo per image) boxes are mapped from the letterboxed input back
     to original pixels; otherwise they must already be in original pixels. Class i becomes
-    ``category_ids[i]`` (default i + 1).
+    ``category_ids[i]`` (default i, as ``data.coco.category_ids_for`` numbers other classes).
     """
     from ..geometry.letterbox import scale_boxes
 
@@ -130,7 +168,7 @@ def detections_to_coco(detections: Sequence, image_ids: Sequence[int], *,
         boxes = scale_boxes(boxes, infos[i]) if infos is not None else boxes.reshape(-1, 4).astype(np.float64)
         for (x1, y1, x2, y2), score, cls in zip(boxes.tolist(), scores.tolist(), classes.tolist()):
             out.append({"image_id": int(image_id), "score": float(score),
-                        "category_id": int(cls) + 1 if category_ids is None else int(category_ids[int(cls)]),
+                        "category_id": int(cls) if category_ids is None else int(category_ids[int(cls)]),
                         "bbox": [x1, y1, x2 - x1, y2 - y1]})
     return out
 
@@ -148,16 +186,10 @@ def check_detections(coco, detections: Sequence[Mapping]) -> list[dict]:
     return dets
 
 
-def coco_evaluate(gt, detections: Sequence[Mapping], *, image_ids: Sequence[int] | None = None,
-                  verbose: bool = False, table: bool = True) -> dict[str, float]:
-    """Run pycocotools' COCOeval (bbox) -> {AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs,
-    ARm, ARl}.
-
-    ``gt``: anything ``load_coco`` takes; ``detections``: COCO result dicts (may be empty: AP 0);
-    ``image_ids``: evaluate only these (default all ground-truth images). pycocotools' own
-    output shows only with ``verbose``; ``table`` prints ``format_table`` instead. A value of
-    -1 is pycocotools' "no ground truth in that size range".
-    """
+def coco_eval(gt, detections: Sequence[Mapping], *, image_ids: Sequence[int] | None = None,
+              verbose: bool = False):
+    """pycocotools' COCOeval (bbox), evaluated, accumulated and summarised; ``coco_evaluate``
+    has the arguments. Its ``eval["precision"]`` [T, R, K, A, M] gives the per-class AP."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -178,10 +210,40 @@ def coco_evaluate(gt, detections: Sequence[Mapping], *, image_ids: Sequence[int]
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    stats = {k: float(v) for k, v in zip(AP_KEYS + AR_KEYS, evaluator.stats)}
+    return evaluator
+
+
+def coco_stats(evaluator) -> dict[str, float]:
+    """A summarised COCOeval -> {AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl}."""
+    return {k: float(v) for k, v in zip(AP_KEYS + AR_KEYS, evaluator.stats)}
+
+
+def coco_evaluate(gt, detections: Sequence[Mapping], *, image_ids: Sequence[int] | None = None,
+                  verbose: bool = False, table: bool = True) -> dict[str, float]:
+    """Run pycocotools' COCOeval (bbox) -> {AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs,
+    ARm, ARl}.
+
+    ``gt``: anything ``load_coco`` takes; ``detections``: COCO result dicts (may be empty: AP 0);
+    ``image_ids``: evaluate only these (default all ground-truth images). pycocotools' own
+    output shows only with ``verbose``; ``table`` prints ``format_table`` instead. A value of
+    -1 is pycocotools' "no ground truth in that size range".
+    """
+    stats = coco_stats(coco_eval(gt, detections, image_ids=image_ids, verbose=verbose))
     if table:
         print(format_table(stats))
     return stats
+
+
+def per_class_ap(evaluator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(category ids [K], AP50 [K], AP at IoU 0.5:0.95 [K]) of the categories with ground truth,
+    from COCOeval's precision (area all, 100 detections), so their means are its AP50 and AP."""
+    precision = evaluator.eval["precision"][:, :, :, 0, -1]  # [T, R, K]
+    ids, ap50, ap = [], [], []
+    for k, cat in enumerate(evaluator.params.catIds):
+        p = precision[:, :, k]
+        if (p > -1).any():
+            ids.append(cat), ap50.append(p[0][p[0] > -1].mean()), ap.append(p[p > -1].mean())
+    return np.array(ids, np.int64), np.array(ap50, np.float64), np.array(ap, np.float64)
 
 
 def format_table(stats: Mapping[str, float]) -> str:

@@ -9,8 +9,6 @@ classes equals pycocotools' AP50 (area "all", 100 detections), which the tests c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from os import PathLike
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -77,18 +75,32 @@ class PRCurves:
         """Mean AP over classes with ground truth (0.0 when there are none)."""
         return float(self.ap.mean()) if len(self.ap) else 0.0
 
-    def at_best_f1(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """(conf, precision [C], recall [C], f1 [C]) at the score threshold that maximises the
-        mean F1 over classes (yolov5's summary), sampled on 1000 thresholds in [0, 1]."""
-        grid = np.linspace(0, 1, 1000)
+    def by_confidence(self, points: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(score thresholds [G] in [0, 1], precision [C, G], recall [C, G], f1 [C, G]): each
+        class's curves against the score threshold, sampled as yolov5 does (precision 1 above a
+        class's best score, recall 0)."""
+        grid = np.linspace(0, 1, points)
         p, r = np.zeros((len(self.ap), len(grid))), np.zeros((len(self.ap), len(grid)))
         for c, (rec, prec, conf) in enumerate(self.curves):
             if len(conf):  # xp must increase for np.interp: scores fall along the curve
                 r[c] = np.interp(-grid, -conf, rec, left=0)
                 p[c] = np.interp(-grid, -conf, prec, left=1)
-        f1 = 2 * p * r / np.maximum(p + r, 1e-16)
-        best = int(f1.mean(0).argmax()) if len(self.ap) else 0
+        return grid, p, r, 2 * p * r / np.maximum(p + r, 1e-16)
+
+    def at_best_f1(self) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """(conf, precision [C], recall [C], f1 [C]) at the score threshold that maximises the
+        mean F1 over classes, smoothed by a box filter a tenth of the range wide (yolov5's)."""
+        grid, p, r, f1 = self.by_confidence()
+        best = int(smooth(f1.mean(0), 0.1).argmax()) if len(self.ap) else 0
         return float(grid[best]), p[:, best], r[:, best], f1[:, best]
+
+
+def smooth(y: np.ndarray, fraction: float = 0.05) -> np.ndarray:
+    """``y`` [n] averaged over a window of ``fraction`` * n (odd) points, its ends padded with
+    the end values: yolov5's box filter."""
+    nf = round(len(y) * fraction * 2) // 2 + 1
+    pad = np.ones(nf // 2)
+    return np.convolve(np.concatenate([pad * y[0], y, pad * y[-1]]), np.ones(nf) / nf, mode="valid")
 
 
 def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_cls: np.ndarray,
@@ -113,29 +125,3 @@ def ap_per_class(tp: np.ndarray, conf: np.ndarray, pred_cls: np.ndarray, target_
         ap[c] = p101[c].mean()
         curves.append((recall, precision, conf[sel]))
     return PRCurves(classes, num_gt, ap, p101, curves, iou_thres)
-
-
-def plot_pr_curve(curves: PRCurves, path: str | PathLike, names: Mapping[int, str] | Sequence[str] | None = None,
-                  title: str | None = None) -> None:
-    """Save a precision-recall plot (PNG by the path's suffix) of every class's interpolated curve
-    and their mean. Uses matplotlib's Agg canvas directly, so no global backend is switched."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(9, 6), tight_layout=True)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    legend = len(curves.class_ids) <= 20  # beyond that a legend hides the plot
-    for cls, p, ap in zip(curves.class_ids, curves.precision101, curves.ap):
-        name = names[int(cls)] if names is not None else str(int(cls))
-        ax.plot(RECALL_POINTS, p, linewidth=1, label=f"{name} {ap:.3f}" if legend else None,
-                color=None if legend else "grey")
-    if len(curves.class_ids):
-        ax.plot(RECALL_POINTS, curves.precision101.mean(0), linewidth=3, color="blue",
-                label=f"all classes {curves.map:.3f} AP@{curves.iou_thres:g}")
-    ax.set(xlabel="Recall", ylabel="Precision", xlim=(0, 1), ylim=(0, 1.01),
-           title=title or f"Precision-recall at IoU {curves.iou_thres:g}")
-    ax.grid(alpha=0.3)
-    if len(curves.class_ids):
-        ax.legend(bbox_to_anchor=(1.04, 1), loc="upper left", fontsize=8)
-    fig.savefig(path, dpi=150)

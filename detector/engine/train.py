@@ -193,6 +193,7 @@ class Trainer:
             if report and self.main:
                 print(report)
         model.names = list(self.names)
+        model.category_ids = list(self.train_ds.category_ids)  # saved in checkpoints: results keep the data's ids
         self.frozen = freeze(model, self.cfg.freeze)
         if self.frozen and self.main:
             n = sum(p.numel() for _, u in self.frozen for p in u.parameters())

@@ -8,6 +8,8 @@ ground truth, so no image's predictions are ever scored against another image.
 from __future__ import annotations
 
 import contextlib
+import json
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -15,7 +17,10 @@ from tqdm import tqdm
 
 from ..geometry.decode import YOLODecoder
 from ..geometry.nms import postprocess
-from .evaluate import coco_evaluate, detections_to_coco, pr_curve, yolo_to_coco_gt
+from ..io.text import read_text
+from .evaluate import (coco_eval, coco_stats, detections_to_coco, evaluable_gt, format_table, one_category, pr_curve,
+                       yolo_to_coco_gt)
+from .metrics import PRCurves
 
 # A batch is (inputs, metas): inputs indexable per item (a tensor [B, ...] or a list), metas one
 # per item with ``image_id`` and ``error`` (None when the image was read). A predict function
@@ -44,27 +49,54 @@ def predict_batches(predict: Predict, batches: Iterable[Batch], *, skipped: set[
     return results
 
 
-def ground_truth(ds, skipped: set[int] = frozenset()) -> dict:
-    """COCO ground truth of a DetectionDataset, without the images in ``skipped`` (unreadable)."""
-    items = [it for it in ds.coco_items() if it["image_id"] not in skipped]
-    return yolo_to_coco_gt(items, category_ids=ds.category_ids, names=ds.names)
+def ground_truth(ds, skipped: set[int] = frozenset(), *, single_cls: bool = False) -> dict:
+    """COCO ground truth of a DetectionDataset without the images in ``skipped`` (unreadable): a
+    COCO JSON split's own file, as COCOeval reads it (crowd regions, the file's areas; only the
+    images whose files exist), else built from the YOLO labels. ``single_cls``: one category."""
+    keep = {r.image_id for r in ds.records} - set(skipped)
+    if ds.annotations is not None:
+        gt = evaluable_gt(json.loads(read_text(ds.annotations)), keep)
+    else:
+        items = [it for it in ds.coco_items() if it["image_id"] in keep]
+        gt = yolo_to_coco_gt(items, category_ids=ds.category_ids, names=ds.names)
+    return one_category(gt) if single_cls else gt
+
+
+@dataclass
+class Validation:
+    """What one validation found: ``metrics`` (COCOeval's 12 stats, plus ``P`` and ``R``, the
+    mean precision and recall over classes at the score of best mean F1, as yolov5 reports),
+    the COCO ``detections``, the ground truth ``gt`` they were scored against, the summarised
+    COCOeval ``evaluator`` and the PR ``curves`` at IoU 0.5."""
+
+    metrics: dict[str, float]
+    detections: list[dict]
+    gt: dict
+    evaluator: object
+    curves: PRCurves
 
 
 def validate(predict: Predict, batches: Iterable[Batch], ds, *, verbose: bool = False, table: bool = False,
-             pr_plot=None, **progress) -> tuple[dict, list[dict]]:
-    """({AP, AP50, AP75, APs, APm, APl, ...}, detections) of ``predict`` over ``batches`` of
-    ``ds`` (see ``predict_batches``; ``progress``: its desc/total/leave). YOLO-format labels
-    become COCO ground truth in memory; COCO-JSON sets keep their ids. ``pr_plot``: a path for
-    the precision-recall curves."""
+             pr_plot=None, single_cls: bool = False, **progress) -> Validation:
+    """Score ``predict`` over ``batches`` of ``ds`` (see ``predict_batches``; ``progress``: its
+    desc/total/leave) with pycocotools, against ``ground_truth(ds)``. ``pr_plot``: a path for
+    the precision-recall curves; ``single_cls``: every class scored as one (``predict`` must
+    then give category 0)."""
     skipped: set[int] = set()
     dets = predict_batches(predict, batches, skipped=skipped, **progress)
-    gt = ground_truth(ds, skipped)
-    metrics = coco_evaluate(gt, dets, verbose=verbose, table=table)
+    gt = ground_truth(ds, skipped, single_cls=single_cls)
+    evaluator = coco_eval(gt, dets, verbose=verbose)
+    metrics = coco_stats(evaluator)
+    if table:
+        print(format_table(metrics))
+    curves = pr_curve(gt, dets)
+    _, p, r, _ = curves.at_best_f1()
+    metrics.update(P=float(p.mean()) if len(p) else 0.0, R=float(r.mean()) if len(r) else 0.0)
     if pr_plot:
-        from .metrics import plot_pr_curve
+        from .plots import plot_pr_curve
 
-        plot_pr_curve(pr_curve(gt, dets), pr_plot, names=dict(zip(ds.category_ids, ds.names)))
-    return metrics, dets
+        plot_pr_curve(curves, pr_plot, names={c["id"]: c["name"] for c in gt["categories"]})
+    return Validation(metrics, dets, gt, evaluator, curves)
 
 
 @contextlib.contextmanager
@@ -108,8 +140,8 @@ def predict_dataset(model: torch.nn.Module, loader, *, device: str | torch.devic
 
 def evaluate_model(model: torch.nn.Module, loader, *, device="cpu", verbose: bool = False,
                    table: bool = False, pr_plot: str | None = None, **nms) -> dict:
-    """``validate`` a torch model on ``loader``'s (letterboxed) dataset -> COCO metrics."""
+    """``validate`` a torch model on ``loader``'s (letterboxed) dataset -> its metrics."""
     with _eval_mode(model):
         predict = torch_predict(model, loader.dataset.category_ids, device=device, **nms)
         return validate(predict, _loader_batches(loader), loader.dataset, verbose=verbose, table=table,
-                        pr_plot=pr_plot, total=len(loader))[0]
+                        pr_plot=pr_plot, total=len(loader)).metrics

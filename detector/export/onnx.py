@@ -30,8 +30,8 @@ from .rewrite import optimize_graph
 FORBIDDEN_OPS = ("ScatterND", "NonZero")
 DECODED_FORMAT = "cx,cy,w,h,obj,cls..."
 LETTERBOX = {"color": PAD_VALUE, "centre": True, "scaleup": True, "rgb": True, "scale": "1/255"}
-JSON_KEYS = ("names", "strides", "anchors", "scale_x_y", "num_classes", "new_coords", "img_size", "letterbox",
-             "config", "output_names", "dynamic", "batch")
+JSON_KEYS = ("names", "category_ids", "strides", "anchors", "scale_x_y", "num_classes", "new_coords", "img_size",
+             "letterbox", "config", "output_names", "dynamic", "batch")
 
 
 class ExportModel(nn.Module):
@@ -63,6 +63,8 @@ def build_metadata(model: nn.Module, spec: HeadSpec, hw: tuple[int, int], *, raw
     }
     if config is not None and hasattr(config, "to_dict"):
         meta["config"] = json.dumps(config.to_dict())
+    if getattr(model, "category_ids", None) is not None:  # a COCO JSON's ids (see data.coco.category_ids_for)
+        meta["category_ids"] = json.dumps([int(i) for i in model.category_ids])
     return meta
 
 

@@ -26,8 +26,11 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
 def checkpoint_dict(model: torch.nn.Module, **extra: Any) -> dict[str, Any]:
     """The checkpoint of ``model`` (anything with ``describe()`` and ``names``): format, version,
-    architecture, class names and CPU weights, plus ``extra`` plain data."""
+    architecture, class names, COCO category ids when the model carries them (trained on a
+    COCO JSON: its ids, see ``data.coco.category_ids_for``) and CPU weights, plus ``extra``."""
+    ids = getattr(model, "category_ids", None)
     return {"format": FORMAT, "version": VERSION, "arch": model.describe(), "names": list(model.names),
+            **({"category_ids": [int(i) for i in ids]} if ids is not None else {}),
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()}, **extra}
 
 

@@ -63,6 +63,8 @@ def load_detector(weights: str | Path, *, cfg: str | Path | None = None,
             raise ValueError(f"{path}: weights do not fit the stored architecture "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
         model.names = list(ckpt["names"]) if names is None else list(names)
+        if names is None and ckpt.get("category_ids") is not None:  # renamed classes: the ids no longer apply
+            model.category_ids = [int(i) for i in ckpt["category_ids"]]
         return model.eval()
     torch.manual_seed(seed)
     if suffix == ".weights":

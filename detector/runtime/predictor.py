@@ -10,11 +10,23 @@ from typing import Sequence
 
 import numpy as np
 
+from ..data.coco import category_ids_for
 from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import postprocess
 from ..io.images import read_image
 from .backends import Backend, load_backend
 from .results import Results
+
+
+def model_category_ids(backend) -> list[int] | None:
+    """The COCO category ids a model file carries (a checkpoint trained on a COCO JSON, or its
+    ONNX export's metadata), else None. Read from the backends' own members (the torch module,
+    the ONNX metadata) rather than the protocol: only these two formats can hold them."""
+    model = getattr(backend, "model", None)
+    if model is not None:
+        return getattr(model, "category_ids", None)
+    meta = getattr(getattr(backend, "meta", None), "meta", None)
+    return meta.get("category_ids") if isinstance(meta, dict) else None
 
 
 class Detector:
@@ -24,7 +36,8 @@ class Detector:
     ``weights``: a .pt checkpoint, .onnx, .engine, a YAML config or name (random weights), a
     Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
     (``cspdet models``; fetched into the cache on first use). ``backend`` overrides the choice
-    made from the suffix: torch, onnxruntime, opencv or tensorrt.
+    made from the suffix: torch, onnxruntime, opencv or tensorrt. ``category_ids`` are the COCO
+    ids ``Results.to_coco`` writes (``data.coco.category_ids_for``).
     """
 
     def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",
@@ -36,6 +49,7 @@ class Detector:
         # the device the backend settled on ('' means auto: CUDA where that runtime has it)
         self.threads, self.device = threads, str(self.backend.device)
         self.names = list(self.backend.names)
+        self.category_ids = category_ids_for(self.names, model_category_ids(self.backend))
         self.img_size = self._input_size(img_size)
         self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
                         classes=list(classes) if classes is not None else None, agnostic=agnostic)
@@ -114,7 +128,7 @@ class Detector:
         for i, (d, info) in enumerate(zip(dets, infos)):
             boxes = scale_boxes(d.boxes, info)
             out.append(Results(boxes, d.scores, d.class_ids, self.names, images[i],
-                               paths[i] if paths else None))
+                               paths[i] if paths else None, category_ids=self.category_ids))
         return out
 
     def predict(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Results]:

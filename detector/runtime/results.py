@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
+from ..data.coco import category_ids_for, numeric_stem
 from .draw import draw_detections
 
 
 @dataclass
 class Results:
     """``xyxy`` [K, 4] float32 original-image pixels, ``scores`` [K], ``class_ids`` [K] int,
-    best score first; ``names`` maps class ids to names; ``speed`` holds pre/inference/post ms."""
+    best score first; ``names`` maps class ids to names, ``category_ids`` to COCO category ids
+    (see ``to_coco``); ``speed`` holds pre/inference/post ms."""
 
     xyxy: np.ndarray
     scores: np.ndarray
@@ -21,6 +25,7 @@ class Results:
     orig_img: np.ndarray | None = None
     path: str | None = None
     speed: dict[str, float] = field(default_factory=dict)
+    category_ids: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -51,12 +56,25 @@ class Results:
             lines.append(line + (f" {s:.6f}" if save_conf else ""))
         return lines
 
-    def coco(self, image_id, category_ids: list[int] | None = None) -> list[dict]:
-        """COCO results-format dicts: image_id, category_id, bbox [x, y, w, h], score."""
+    def to_coco(self, image_id: int | None = None, category_ids: Sequence[int] | None = None) -> list[dict]:
+        """COCO results-format dicts: image_id, category_id, bbox [x, y, w, h], score.
+
+        Ids follow ``data.coco``'s one rule: class c is ``category_ids[c]`` (default: the ids
+        the Detector found for the model, else ``category_ids_for(names)``); ``image_id``
+        (an int) defaults to the number of a numeric file stem (COCO's 000000000139.jpg: 139).
+        """
+        if image_id is None:
+            image_id = numeric_stem(Path(self.path).stem) if self.path else None
+            if image_id is None:
+                raise ValueError(f"Results.to_coco: pass image_id= (an int); {self.path or 'an array'} "
+                                 "has no numeric file stem to take it from")
+        if isinstance(image_id, bool) or not isinstance(image_id, (int, np.integer)):
+            raise ValueError(f"Results.to_coco: image_id must be an int, got {image_id!r}")
+        ids = next((i for i in (category_ids, self.category_ids) if i is not None), None)
+        ids = category_ids_for(self.names) if ids is None else list(ids)
         out = []
         for (x1, y1, x2, y2), s, c in zip(self.xyxy.tolist(), self.scores.tolist(), self.class_ids.tolist()):
-            cat = category_ids[c] if category_ids else int(c)
-            out.append({"image_id": image_id, "category_id": cat,
+            out.append({"image_id": int(image_id), "category_id": int(ids[c]),
                         "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)],
                         "score": round(s, 5)})
         return out

@@ -1,5 +1,8 @@
 """Where detections go: annotated media, YOLO txt, COCO JSON, in a run folder from ``io.files``.
 
+The COCO JSON follows ``data.coco``'s id rule: category ids from the Detector, image ids the
+numbers of numeric file stems, other images numbered on with ``image_ids.json`` naming them.
+
 Every write is checked: a full disk or an unwritable folder stops the run with an ``OSError``
 naming the file, never a run that reports "saved" over files that are not there. Videos are
 closed (and so playable) by ``close()``, which ``cspdet detect`` calls however the run ends, and
@@ -11,10 +14,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
+from ..data.coco import image_ids, numeric_stem
 from ..io.files import write_bytes
 from ..io.images import IMAGE_SUFFIXES
 from .results import Results
@@ -49,6 +54,17 @@ def short_name(rel: Path) -> Path:
     return rel.with_name(f"{cut}-{digest}{rel.suffix}")
 
 
+class Written(NamedTuple):
+    """A frame whose COCO results wait for their image id: its index in the source, output name,
+    whether it is a video frame, the stem its id is taken from, and its results."""
+
+    index: int
+    name: str
+    video: bool
+    stem: str
+    dets: list[dict]
+
+
 class Sink:
     """Writes one run's outputs into ``run_dir``; ``close()`` finalises videos and the JSON file."""
 
@@ -57,7 +73,7 @@ class Sink:
         self.dir, self.save_img, self.save_txt = run_dir, save_img, save_txt
         self.save_conf, self.save_json, self.fps = save_conf, save_json, fps if fps > 0 else 30.0
         self.writers: dict[str, tuple[cv2.VideoWriter, Path, list[int]]] = {}
-        self.coco: list[dict] = []
+        self.coco: list[Written] = []
         self.written = 0
         if save_txt:
             (run_dir / "labels").mkdir(exist_ok=True)
@@ -78,10 +94,22 @@ class Sink:
             out = self.dir / "labels" / f"{label_rel.as_posix()}.txt"
             out.parent.mkdir(parents=True, exist_ok=True)
             write_bytes(out, "".join(ln + "\n" for ln in lines).encode())
-        if self.save_json:
-            stem = label_rel.as_posix()
-            self.coco.extend(result.coco(int(stem) if stem.isdigit() and not video else stem))
+        if self.save_json:  # image ids are given at close(), once every name is known
+            stem = f"{Path(frame.name).stem}_{frame.index}" if video else Path(frame.name).stem
+            self.coco.append(Written(frame.index, frame.name, video, stem, result.to_coco(0)))
         self.written += 1
+
+    def _write_json(self) -> None:
+        """predictions.json, image ids by ``data.coco.image_ids``: a numeric file stem is the id;
+        when any image is numbered otherwise, image_ids.json maps every id to its file (and frame)."""
+        items = sorted(self.coco, key=lambda item: item.index)  # source order, whatever the threads did
+        ids = image_ids(item.stem for item in items)
+        dets = [dict(d, image_id=i) for i, item in zip(ids, items) for d in item.dets]
+        write_bytes(self.dir / "predictions.json", json.dumps(dets).encode())
+        if any(i != numeric_stem(item.stem) for i, item in zip(ids, items)):
+            files = [{"id": i, "file_name": item.name, **({"frame": item.index} if item.video else {})}
+                     for i, item in zip(ids, items)]
+            write_bytes(self.dir / "image_ids.json", json.dumps(files, indent=1).encode())
 
     def _video(self, name: str, img: np.ndarray) -> None:
         if name not in self.writers:
@@ -109,7 +137,7 @@ class Sink:
         self.writers.clear()
         if self.save_json:
             try:
-                write_bytes(self.dir / "predictions.json", json.dumps(self.coco).encode())
+                self._write_json()
             except OSError as e:
                 errors.append(str(e))
         if errors:

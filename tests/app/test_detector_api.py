@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from detector import Detector
+from detector.data.coco import COCO80_TO_91
 from detector.runtime.backends import backend_for
 
 from .conftest import scene
@@ -72,8 +73,16 @@ def test_results_export_formats(detectors):
     r = detectors["torch"](scene(10))
     lines = r.yolo_lines((240, 320), save_conf=True)
     assert len(lines) == len(r) and all(len(ln.split()) == 6 for ln in lines)
-    coco = r.coco(42)
-    assert all(c["image_id"] == 42 and len(c["bbox"]) == 4 for c in coco)
+    coco = r.to_coco(42)
+    assert coco and all(c["image_id"] == 42 and len(c["bbox"]) == 4 for c in coco)
+    # COCO's 80 names (Darknet's spelling): COCO's own category ids, 1..90 with gaps
+    official = dict(enumerate(COCO80_TO_91))
+    assert [c["category_id"] for c in coco] == [official[int(k)] for k in r.class_ids]
+    with pytest.raises(ValueError, match="pass image_id"):
+        r.to_coco()  # an array has no file name to take the id from
+    r.path = "val2017/000000000139.jpg"
+    assert {c["image_id"] for c in r.to_coco()} == {139}
+    assert [c["category_id"] for c in r.to_coco(1, category_ids=range(100, 180))] == (r.class_ids + 100).tolist()
 
 
 def test_spin_is_an_onnxruntime_session_option_with_the_same_results(model_files):

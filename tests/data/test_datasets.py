@@ -90,7 +90,7 @@ def test_augmented_item_boxes_follow_the_pixels_end_to_end(rect_yaml):
 
 def test_indexing_errors_and_dataset_properties(rect_yaml):
     ds = build_dataset(rect_yaml, "val", img_size=64)
-    assert ds.nc == 12 and ds.category_ids == list(range(1, 13)) and len(ds.labels) == 6
+    assert ds.nc == 12 and ds.category_ids == list(range(12)) and len(ds.labels) == 6
     assert ds[-1][2].index == 5
     with pytest.raises(IndexError):
         ds[6]

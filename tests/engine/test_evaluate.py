@@ -35,11 +35,11 @@ def to_items(boxes):
 
 
 def dets_from(boxes, shift=0.0, score=None):
-    """One detection per GT box (category = class + 1), shifted right by shift * width."""
+    """One detection per GT box (category = class, the default numbering), shifted right by shift * width."""
     out = []
     for image_id, (b, cls) in boxes.items():
         for i, ((x, y, w, h), c) in enumerate(zip(b.tolist(), cls.tolist())):
-            out.append({"image_id": image_id, "category_id": c + 1, "bbox": [x + shift * w, y, w, h],
+            out.append({"image_id": image_id, "category_id": c, "bbox": [x + shift * w, y, w, h],
                         "score": score if score is not None else 0.9 - 0.01 * i})
     return out
 
@@ -47,14 +47,14 @@ def dets_from(boxes, shift=0.0, score=None):
 def test_yolo_to_coco_round_trips_boxes():
     boxes = make_boxes()
     gt = yolo_to_coco_gt(to_items(boxes), names=["a", "b", "c"])
-    assert [c["id"] for c in gt["categories"]] == [1, 2, 3] and gt["categories"][2]["name"] == "c"
+    assert [c["id"] for c in gt["categories"]] == [0, 1, 2] and gt["categories"][2]["name"] == "c"
     assert [(im["id"], im["width"], im["height"], im["file_name"]) for im in gt["images"]] == \
         [(i, w, h, f"{i}.jpg") for i, (w, h) in SIZES.items()]
     anns = gt["annotations"]
     expected = np.concatenate([b for b, _ in boxes.values()])
     np.testing.assert_allclose([a["bbox"] for a in anns], expected, rtol=0, atol=1e-9)
     np.testing.assert_allclose([a["area"] for a in anns], expected[:, 2] * expected[:, 3], rtol=1e-12)
-    assert [a["category_id"] for a in anns] == (np.concatenate([c for _, c in boxes.values()]) + 1).tolist()
+    assert [a["category_id"] for a in anns] == np.concatenate([c for _, c in boxes.values()]).tolist()
     assert all(a["iscrowd"] == 0 for a in anns) and len({a["id"] for a in anns}) == len(anns)
     back = coco_gt_to_yolo(gt)
     for item, original in zip(back, to_items(boxes)):
@@ -67,7 +67,7 @@ def test_category_mapping_and_json_file(tmp_path):
     assert category_ids_of(gt) == [1, 3, 90]
     path = tmp_path / "instances.json"
     path.write_text(json.dumps(gt))
-    mapping = {1: 1, 2: 3, 3: 90}
+    mapping = {0: 1, 1: 3, 2: 90}
     dets = [dict(d, category_id=mapping[d["category_id"]]) for d in dets_from(boxes)]
     stats = coco_evaluate(str(path), dets, table=False)
     assert stats["AP"] == pytest.approx(1.0) and stats["AP50"] == pytest.approx(1.0)
@@ -111,9 +111,9 @@ def hand_case():
     at every IoU threshold since the hits are exact and the miss overlaps nothing."""
     items = [{"image_id": 1, "width": 100, "height": 100, "labels": [[0, 0.3, 0.3, 0.2, 0.2]]},
              {"image_id": 2, "width": 100, "height": 100, "labels": [[0, 0.5, 0.5, 0.4, 0.2]]}]
-    dets = [{"image_id": 1, "category_id": 1, "bbox": [20, 20, 20, 20], "score": 0.9},
-            {"image_id": 1, "category_id": 1, "bbox": [70, 70, 20, 20], "score": 0.8},
-            {"image_id": 2, "category_id": 1, "bbox": [30, 40, 40, 20], "score": 0.7}]
+    dets = [{"image_id": 1, "category_id": 0, "bbox": [20, 20, 20, 20], "score": 0.9},
+            {"image_id": 1, "category_id": 0, "bbox": [70, 70, 20, 20], "score": 0.8},
+            {"image_id": 2, "category_id": 0, "bbox": [30, 40, 40, 20], "score": 0.7}]
     return yolo_to_coco_gt(items), dets, (51 + 100 / 3) / 101
 
 
@@ -137,20 +137,20 @@ def test_pr_curve_map_equals_cocoeval_ap50(seed):
     gt = yolo_to_coco_gt(to_items(boxes), names=list("abcd"))
     # A crowd region in image 1 and a class with ground truth but no detections exercise the
     # cases where our matching could drift from COCOeval's.
-    gt["annotations"].append({"id": 999, "image_id": 1, "category_id": 1, "bbox": [0, 0, 300, 300],
+    gt["annotations"].append({"id": 999, "image_id": 1, "category_id": 0, "bbox": [0, 0, 300, 300],
                               "area": 90000.0, "iscrowd": 1})
     dets = []
     for d in dets_from(boxes, score=0.0):
         x, y, w, h = d["bbox"]
-        if rng.random() < 0.8 and d["category_id"] != 4:
+        if rng.random() < 0.8 and d["category_id"] != 3:
             jitter = rng.normal(0, 0.15, 4) * [w, h, w, h]
             dets.append(dict(d, bbox=[x + jitter[0], y + jitter[1], w + jitter[2], h + jitter[3]], score=rng.random()))
         if rng.random() < 0.5:  # false positives, some landing in the crowd region
             dets.append(dict(d, bbox=rng.uniform(0, 250, 4).tolist(), score=rng.random(),
-                             category_id=int(rng.integers(1, 4))))
+                             category_id=int(rng.integers(0, 3))))
     stats = coco_evaluate(gt, dets, table=False)
     curves = pr_curve(gt, dets)
-    assert curves.class_ids.tolist() == [1, 2, 3, 4] and curves.ap[3] == 0.0
+    assert curves.class_ids.tolist() == [0, 1, 2, 3] and curves.ap[3] == 0.0
     assert curves.map == pytest.approx(stats["AP50"], abs=1e-12)
     ap75 = coco_evaluate(gt, dets, table=False)["AP75"]
     assert pr_curve(gt, dets, iou_thres=0.75).map == pytest.approx(ap75, abs=1e-12)
@@ -184,10 +184,10 @@ def test_ap_per_class_direct_and_classes_without_ground_truth():
 @pytest.mark.parametrize("classes", [3, 30])
 def test_plot_pr_curve_writes_a_png(tmp_path, classes):
     boxes = make_boxes(2, per_image=40, classes=classes)
-    gt = yolo_to_coco_gt(to_items(boxes), category_ids=list(range(1, classes + 1)))
+    gt = yolo_to_coco_gt(to_items(boxes), category_ids=list(range(classes)))
     curves = pr_curve(gt, dets_from(boxes, shift=0.3))
     path = tmp_path / "pr.png"
-    plot_pr_curve(curves, path, names={i + 1: f"class{i}" for i in range(classes)})
+    plot_pr_curve(curves, path, names={i: f"class{i}" for i in range(classes)})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
     plot_pr_curve(PRCurves(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, 101))), tmp_path / "empty.png")
 
@@ -198,7 +198,7 @@ def test_detections_to_coco_undoes_the_letterbox():
     orig = np.array([[50.0, 60.0, 150.0, 200.0]])
     det = Detections(letterbox_boxes(orig, info), np.array([0.8], np.float32), np.array([4]))
     out = detections_to_coco([det], [7], infos=[info])
-    assert out[0]["image_id"] == 7 and out[0]["category_id"] == 5 and out[0]["score"] == pytest.approx(0.8)
+    assert out[0]["image_id"] == 7 and out[0]["category_id"] == 4 and out[0]["score"] == pytest.approx(0.8)
     assert out[0]["bbox"] == pytest.approx([50, 60, 100, 140], abs=1e-3)
     plain = detections_to_coco([Detections(orig, np.array([0.5]), np.array([0]))], [7], category_ids=[42])
     assert plain[0]["bbox"] == [50.0, 60.0, 100.0, 140.0] and plain[0]["category_id"] == 42
@@ -220,6 +220,6 @@ def test_mismatched_ids_are_refused_in_one_line():
     with pytest.raises(ValueError, match="image_id"):
         coco_evaluate(gt, [dict(dets[0], image_id=5)], table=False)
     with pytest.raises(ValueError, match="category_id"):
-        coco_evaluate(gt, [dict(dets[0], category_id=0)], table=False)
+        coco_evaluate(gt, [dict(dets[0], category_id=7)], table=False)
     with pytest.raises(ValueError, match="class 2"):
         yolo_to_coco_gt([{"image_id": 1, "width": 10, "height": 10, "labels": [[2, 0.5, 0.5, 0.1, 0.1]]}], names=["a"])

@@ -30,7 +30,8 @@ def test_val_names_a_coco_image_without_width(tmp_path):
 def test_val_skips_an_unreadable_image_by_name_and_scores_the_rest(tmp_path):
     yaml_path, _, data = four_class_coco(tmp_path)
     png_claiming(tmp_path / "images" / data["images"][0]["file_name"], 60000, 60000)
-    r = run_cli("val", *NANO, "--data", str(yaml_path), "--project", str(tmp_path / "runs"), cwd=tmp_path)
+    r = run_cli("val", *NANO, "--data", str(yaml_path), "--project", str(tmp_path / "runs"), "--save-json",
+                cwd=tmp_path)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
     assert "000000000042.png: 60000x60000 image is over the cap" in r.stderr and "left out of the scores" in r.stderr
     preds = json.loads((tmp_path / "runs" / "exp" / "predictions.json").read_text())
