@@ -189,7 +189,7 @@ def test_devices(shapes_onnx):
         openvino_backend.ov_device("0")
 
 
-def test_detect_and_val_take_it(tmp_path, capsys):
+def test_detect_val_and_bench_take_it(tmp_path, capsys):
     from detector.data.synthetic import make_synthetic_dataset
 
     data = make_synthetic_dataset(tmp_path / "shapes", n_train=1, n_val=8, img_size=128, objects=(2, 4), sizes=(22, 60))
@@ -199,9 +199,17 @@ def test_detect_and_val_take_it(tmp_path, capsys):
     assert main(["val", "--backend", "openvino", "--weights", str(SHAPES), "--data", str(data), "--img-size", "128",
                  "--project", str(tmp_path / "val")]) == 0
     assert json.loads((tmp_path / "val" / "exp" / "metrics.json").read_text())["AP50"] > 0.5
+    out = tmp_path / "b.json"
+    assert main(["bench", "csppeleenet-efm-nano@64", "--backends", "openvino,openvino-half", "--runs", "2",
+                 "--warmup", "1", "--threads", "1", "--json", str(out), "--no-progress"]) == 0
+    report = json.loads(out.read_text())
+    assert report["machine"]["versions"]["openvino"] == ov.__version__
+    ran = {r["backend"] for r in report["rows"]} | {s["backend"] for s in report["skipped"]}
+    assert ran == {"openvino", "openvino-half"} and "openvino" in {r["backend"] for r in report["rows"]}
+    assert all(r["roofline_gflops_s"] > 0 for r in report["rows"])
 
 
-def test_without_openvino_detect_fails_in_one_line_naming_the_extra(monkeypatch, tmp_path, capsys):
+def test_without_openvino_detect_fails_in_one_line_naming_the_extra_and_bench_skips_it(monkeypatch, tmp_path, capsys):
     import cv2
 
     cv2.imwrite(str(tmp_path / "a.jpg"), pictures(1)[0])
@@ -209,3 +217,8 @@ def test_without_openvino_detect_fails_in_one_line_naming_the_extra(monkeypatch,
     assert main(["detect", "--backend", "openvino", "--source", str(tmp_path), "--project", str(tmp_path)]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         'cspdet detect: error: ImportError: the openvino backend needs OpenVINO: pip install "cspdet[openvino]"')
+    out = tmp_path / "b.json"  # the bench reports its rows skipped, and why, instead of failing
+    argv = ["bench", "csppeleenet-efm-nano@64", "--backends", "openvino", "--json", str(out), "--no-progress"]
+    assert main(argv) == 1
+    assert json.loads(out.read_text())["skipped"] == [
+        {"model": "csppeleenet-efm-nano", "backend": "openvino", "size": 64, "reason": openvino_backend.INSTALL_HINT}]
