@@ -3,14 +3,15 @@
     python benchmarks/bench_table.py [--runs 50] [--warmup 10] [--threads N] [--json bench.json]
                                      [--plot bench.png] [--quick]
 
-Measures EFM(SAM)-CSPPeleeNet at 320 on torch / ONNX Runtime / OpenCV DNN (plus its
-end-to-end video pipeline on a synthetic 720p clip), the paper's CSP vs plain backbone pairs as
+Measures EFM(SAM)-CSPPeleeNet at 320 on torch / ONNX Runtime / OpenCV DNN / OpenVINO (f32, and
+its bf16 or f16 as ``--half`` where the CPU runs one; a runtime not installed is skipped), plus its
+end-to-end video pipeline on a synthetic 720p clip, the paper's CSP vs plain backbone pairs as
 ImageNet classifiers (PeleeNet-family at 224, Darknet53 pair at 256, both leaky: the sizes the
 paper's FLOP ratios 0.87 and 0.70 are counted at), and the Darknet baselines YOLOv3-tiny at 416,
 YOLOv3-tiny-PRN and YOLOv4-tiny at 320 in OpenCV's own Darknet importer (the paper's CPU
 setup), all in the same run; unless ``--no-int8``, also an INT8 (QDQ) copy of the detector
-calibrated on synthetic 720p frames, in ONNX Runtime and OpenCV. Prints Markdown tables and each target as measured / target /
-PASS or MISS. Needs the Darknet cfgs in $CSPDET_SHARED/darknet (default ../shared).
+calibrated on synthetic 720p frames, in ONNX Runtime, OpenCV and OpenVINO. Prints Markdown
+tables and each target as measured / target / PASS or MISS. Needs the Darknet cfgs in $CSPDET_SHARED/darknet (default ../shared).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ PAIRS = [("classifier:csppeleenet@224", "classifier:peleenet@224", "CSPPeleeNet 
          ("classifier:cspdarknet53?act=leaky@256", "classifier:darknet53@256", "CSPDarknet53 / Darknet53")]
 BASELINES = ["darknet:yolov3-tiny@416", "darknet:yolov3-tiny-prn@320", "darknet:yolov4-tiny@320"]
 REFERENCE = "darknet:yolov3-tiny@416"
-BACKENDS = ["torch", "onnxruntime", "onnxruntime-spin", "opencv"]
+BACKENDS = ["torch", "onnxruntime", "onnxruntime-spin", "opencv", "openvino", "openvino-half"]
 # The targets of the issue: (a) speed ratio, (b) share of the roofline, (c) video share.
 FPS_RATIO, ROOF_SHARE, VIDEO_SHARE = 3.0, 0.70, 0.90
 

@@ -47,7 +47,7 @@ def test_python_dash_m_entry_point():
 
 def test_backend_choices_come_from_the_backend_table_without_heavy_imports(capsys):
     code = ("import sys; import detector.cli.bench, detector.cli.common; "
-            "print(sorted(m for m in ('torch', 'onnxruntime', 'cv2', 'detector.bench') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'onnxruntime', 'cv2', 'openvino', 'detector.bench') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 

@@ -189,6 +189,23 @@ def _settings(cfg: BenchConfig, image: np.ndarray) -> dict:
             "models": [m.label for m in cfg.models], "baselines": [b.label for b in cfg.baselines]}
 
 
+def start_probes(engines: list[str], cfg: BenchConfig, bar, unused: int) -> tuple[dict, dict[str, str]]:
+    """A sampled RooflineProbe per engine, and {engine: why not} for one that cannot run here: an
+    optional runtime not installed, or ``--half`` on a CPU without it (its rows are skipped, not the
+    run ended; ``unused`` ticks of ``bar`` go with it)."""
+    probes, missing = {}, {}
+    for engine in engines:
+        bar.set_description(f"roofline {engine}")
+        try:
+            probes[engine] = RooflineProbe(engine, cfg.threads)
+        except (ImportError, ValueError) as e:
+            missing[engine] = one_line(e)
+            bar.update(unused)
+            continue
+        probes[engine].sample(cfg.runs, cfg.warmup, bar.update)
+    return probes, missing
+
+
 def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
     """Measure every combination of ``cfg``; a combination that cannot run is reported in
     ``Report.skipped`` with its reason instead of ending the run."""
@@ -203,23 +220,24 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
     machine = machine_info(cfg.threads)
     bar = tqdm(total=(per + last) * len(engines) + (per + between) * len(combos),
                desc="bench", unit="run", disable=not progress)
-    probes, rows, skipped = {}, [], []
+    rows, skipped = [], []
     try:
-        for engine in engines:
-            bar.set_description(f"roofline {engine}")
-            probes[engine] = RooflineProbe(engine, cfg.threads)
-            probes[engine].sample(cfg.runs, cfg.warmup, bar.update)
+        probes, missing = start_probes(engines, cfg, bar, per + last)
         for spec, backend, size in combos:
+            done = bar.n
+            if backend in missing:
+                skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": missing[backend]})
+                bar.update(per + between)
+                continue
             probes["opencv" if backend == BASELINE_BACKEND else backend].sample(between, 0, bar.update)
             bar.set_description(f"{spec.label} {backend}" + (f" @{size}" if size else ""))
-            done = bar.n
             try:
                 rows.append(measure_one(cfg, spec, backend, size, [image] * cfg.batch, bar.update))
             except Exception as e:  # one backend failing on one model must not end a long run
                 skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": one_line(e)})
                 if not isinstance(e, Unsupported):
                     tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
-                bar.update(per - (bar.n - done))
+                bar.update(per + between - (bar.n - done))
         for engine, probe in probes.items():
             bar.set_description(f"roofline {engine}")
             probe.sample(last, 0, bar.update)

@@ -91,9 +91,18 @@ def _opencv_fn(threads: int | None) -> Callable[[], object]:
     return run
 
 
+def _openvino_fn(threads: int | None, half: bool = False) -> Callable[[], object]:
+    from ..runtime.backends.openvino_backend import compile_model, precision
+
+    request = compile_model(str(conv_onnx()), threads=threads, hint=precision("CPU", half)).create_infer_request()
+    x = np.random.rand(1, CHANNELS, SIZE, SIZE).astype(np.float32)
+    return lambda: request.infer({0: x})
+
+
 # Backend name -> builder of a zero-argument call running the conv once; set up the way the
-# runtime's backends set themselves up (same ORT session options, same OpenCV defaults).
-ROOFLINE_FNS = {"torch": _torch_fn, "onnxruntime": _ort_fn, "opencv": _opencv_fn}
+# runtime's backends set themselves up (same ORT session options, same OpenCV defaults, OpenVINO
+# compiled for latency).
+ROOFLINE_FNS = {"torch": _torch_fn, "onnxruntime": _ort_fn, "opencv": _opencv_fn, "openvino": _openvino_fn}
 
 
 class RooflineProbe:
@@ -121,7 +130,7 @@ class RooflineProbe:
 
 def roofline(backend: str, threads: int | None = None, runs: int = 20, warmup: int = 3,
              tick: Callable[[], None] | None = None) -> Roofline:
-    """Time the conv on ``backend`` (torch, onnxruntime or opencv) -> Roofline (GFLOP/s)."""
+    """Time the conv on ``backend`` (a key of ROOFLINE_FNS) -> Roofline (GFLOP/s)."""
     probe = RooflineProbe(backend, threads)
     probe.sample(runs, warmup, tick)
     return probe.result()

@@ -97,6 +97,12 @@ def _net_call(spec: ModelSpec, backend: str, size: int, batch: int, threads: int
         sess = ort.InferenceSession(str(path), session_options(threads, **options), providers=["CPUExecutionProvider"])
         name = sess.get_inputs()[0].name
         return lambda blob: sess.run(None, {name: blob})
+    if runtime == "openvino":
+        from ..runtime.backends.openvino_backend import compile_model, precision
+
+        hint = precision("CPU", options.get("half", False))
+        request = compile_model(str(path), threads=threads, hint=hint).create_infer_request()
+        return lambda blob: request.infer({0: blob}).to_tuple()
     import cv2
 
     if threads:

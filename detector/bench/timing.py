@@ -99,5 +99,5 @@ def machine_info(threads: int) -> dict:
         "load_average": list(load) if load else None,
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "versions": {m: _version(m) for m in ("numpy", "torch", "onnxruntime", "onnx", "cv2")},
+        "versions": {m: _version(m) for m in ("numpy", "torch", "onnxruntime", "onnx", "cv2", "openvino")},
     }

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL", help="models to measure (see below)")
     p.add_argument("--backends", default=",".join(BENCH_BACKENDS),
                    help=f"comma-separated, from {', '.join(BENCH_CHOICES)} (onnxruntime-spin: ONNX Runtime with "
-                        "busy-waiting worker threads, as --spin in detect)")
+                        "busy-waiting worker threads, as --spin in detect; openvino-half: OpenVINO in bf16/f16, as --half)")
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, nargs="+", metavar="N", help="input sizes (default: each model's own)")
     p.add_argument("--batch", type=positive_int, default=1, help="images per inference call (times are per image)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for every library (default: physical cores)")

@@ -29,16 +29,18 @@ def default_source() -> Path:
 
 def add_model_args(p) -> None:
     p.add_argument("--weights", default=None,
-                   help="model: .pt, .onnx, .engine, a config YAML/name (random weights), Darknet "
+                   help="model: .pt, .onnx, OpenVINO .xml, .engine, a config YAML/name (random weights), Darknet "
                         ".cfg/.weights, or an official model by name (cspdet models; downloaded on first "
                         "use) (default: the bundled weights/cspdet-shapes.pt)")
     p.add_argument("--cfg", default=None, help="Darknet .cfg to go with --weights X.weights")
     p.add_argument("--backend", choices=list(BACKENDS),
-                   help="runtime (default: from the --weights suffix; .pt/.yaml/.cfg -> torch, .onnx -> onnxruntime)")
+                   help="runtime (default: from the --weights suffix; .pt/.yaml/.cfg -> torch, .onnx -> onnxruntime, "
+                        ".xml -> openvino)")
     add_device_arg(p)
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, default=None, help="inference size (default: the model's)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
-    p.add_argument("--half", action="store_true", help="FP16 inference on CUDA")
+    p.add_argument("--half", action="store_true",
+                   help="FP16 inference on CUDA; bf16 (else f16) on OpenVINO where the CPU runs it")
     p.add_argument("--spin", action="store_true",
                    help="ONNX Runtime: worker threads busy-wait between ops (lower latency on an otherwise idle "
                         "CPU; off by default because it starves other work on shared cores)")
@@ -46,7 +48,7 @@ def add_model_args(p) -> None:
 
 def add_device_arg(p) -> None:
     p.add_argument("--device", default="", help="'' (default: CUDA when the runtime has it, else CPU), cpu, 0, "
-                                                "0,1 or cuda:N")
+                                                "0,1 or cuda:N; gpu or gpu.N on OpenVINO")
 
 
 def add_nms_args(p) -> None:

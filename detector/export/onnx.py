@@ -83,8 +83,13 @@ def read_metadata(source) -> dict[str, Any]:
             proto = onnx.load(str(source), load_external_data=False)
         except Exception as e:  # protobuf raises DecodeError and friends for a file that is not ONNX
             raise ValueError(f"{source}: not a readable ONNX model ({type(e).__name__})") from None
-    meta = {p.key: p.value for p in proto.metadata_props}
-    return {k: json.loads(v) if k in JSON_KEYS else v for k, v in meta.items()}
+    return parse_metadata({p.key: p.value for p in proto.metadata_props})
+
+
+def parse_metadata(props: dict[str, str]) -> dict[str, Any]:
+    """The metadata's strings (ONNX metadata_props, or an OpenVINO IR's rt_info that keeps them)
+    with the JSON values parsed."""
+    return {k: json.loads(v) if k in JSON_KEYS else v for k, v in props.items()}
 
 
 def dynamic_axes(output_names: Sequence[str], raw: bool) -> dict[str, dict[int, str]]:

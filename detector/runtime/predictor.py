@@ -33,11 +33,11 @@ class Detector:
     """Load a model once, then ``det(img)`` for a BGR array or a path (-> Results) or a list of
     them (-> list of Results). Boxes come back in original-image pixels.
 
-    ``weights``: a .pt checkpoint, .onnx, .engine, a YAML config or name (random weights), a
-    Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
+    ``weights``: a .pt checkpoint, .onnx, an OpenVINO IR .xml, .engine, a YAML config or name
+    (random weights), a Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
     (``cspdet models``; fetched into the cache on first use). ``backend`` overrides the choice
-    made from the suffix: torch, onnxruntime, opencv or tensorrt. ``category_ids`` are the COCO
-    ids ``Results.to_coco`` writes (``data.coco.category_ids_for``).
+    made from the suffix: torch, onnxruntime, opencv, openvino or tensorrt. ``category_ids``
+    are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``).
     """
 
     def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",
@@ -80,7 +80,7 @@ class Detector:
         if n < 1:
             raise ValueError(f"--streams must be at least 1, got {n}")
         if n > 1 and not self.can_stream:
-            raise ValueError(f"--streams {n}: parallel streams need CPU inference on onnxruntime or torch "
+            raise ValueError(f"--streams {n}: parallel streams need CPU inference on onnxruntime, openvino or torch "
                              f"(here {self.backend.name} on {self.device})")
 
     def replicas(self, n: int) -> list["Detector"]:
@@ -93,9 +93,9 @@ class Detector:
             return [self]
         per = max(1, (self.threads or os.cpu_count() or 1) // n)
         twins = []
-        for _ in range(n):
+        for backend in self.backend.replicas(n, per):
             twin = copy.copy(self)
-            twin.backend = self.backend.replica(per)
+            twin.backend = backend
             twins.append(twin)
         return twins
 

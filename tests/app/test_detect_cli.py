@@ -62,5 +62,5 @@ def test_detect_video_with_two_streams_matches_one(model_files, video_file, tmp_
     assert "argument --streams: must be at least 1, got 0" in err and "\n" not in err
     assert main(argv + ["--streams", "2", "--backend", "opencv", "--name", "cv"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "parallel streams need CPU inference on onnxruntime or torch (here opencv on cpu)" in err
+    assert "parallel streams need CPU inference on onnxruntime, openvino or torch (here opencv on cpu)" in err
     assert "\n" not in err and not (tmp_path / "r" / "cv").exists()

@@ -32,14 +32,16 @@ BACKENDS = {
     "torch": BackendEntry("detector.runtime.backends.torch_backend", "TorchBackend", True),
     "onnxruntime": BackendEntry("detector.runtime.backends.ort_backend", "ORTBackend", True),
     "opencv": BackendEntry("detector.runtime.backends.opencv_backend", "OpenCVBackend", True),
+    "openvino": BackendEntry("detector.runtime.backends.openvino_backend", "OpenVINOBackend", True),
     "tensorrt": BackendEntry("detector.runtime.backends.trt_backend", "TensorRTBackend", False),
 }
 BENCH_BACKENDS = tuple(name for name, entry in BACKENDS.items() if entry.bench)
 # Bench-only names for a backend with non-default settings, measured beside the default one.
-BENCH_VARIANTS = {"onnxruntime-spin": ("onnxruntime", {"spin": True})}
+BENCH_VARIANTS = {"onnxruntime-spin": ("onnxruntime", {"spin": True}),
+                  "openvino-half": ("openvino", {"half": True})}
 BENCH_CHOICES = BENCH_BACKENDS + tuple(BENCH_VARIANTS)
 SUFFIXES = {".pt": "torch", ".yaml": "torch", ".yml": "torch", ".cfg": "torch", ".weights": "torch",
-            ".onnx": "onnxruntime", ".engine": "tensorrt", ".trt": "tensorrt"}
+            ".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".trt": "tensorrt"}
 
 
 def backend_for(path: str | Path, backend: str | None = None) -> str:

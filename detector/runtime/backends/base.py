@@ -14,10 +14,11 @@ ONNX_FAMILY_SUFFIX = ".onnx"
 class OnnxMeta:
     """What a backend reads from a cspdet ONNX file's metadata: names, head spec, sizes, format."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, meta: dict | None = None):
+        """``meta``: the parsed metadata when it does not come from an ONNX file (an OpenVINO IR)."""
         from ...export import read_metadata
 
-        meta = read_metadata(path)
+        meta = read_metadata(path) if meta is None else meta
         if "strides" not in meta or "anchors" not in meta:
             raise ValueError(f"{path}: no cspdet metadata (strides/anchors); export it with `cspdet export`")
         self.meta = meta
@@ -79,7 +80,7 @@ def _source_digest(path: Path, cfg) -> str:
 def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) -> Path:
     """``path`` if it is ONNX; otherwise export the model once to a cache file and return that.
 
-    Lets ``--backend onnxruntime|opencv`` take a ``.pt``, YAML or Darknet model directly. The
+    Lets ``--backend onnxruntime|opencv|openvino`` take a ``.pt``, YAML or Darknet model directly. The
     cache name hashes the source's path and content (and its Darknet cfg's), the export settings
     and the exporter code; the file is written under a temporary name and renamed into place, so
     an interrupted export is never served.

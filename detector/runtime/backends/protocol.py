@@ -41,6 +41,10 @@ class Backend(Protocol):
         """Optional (only when ``streams``): the same model, callable from another thread at the
         same time as this one, on ``threads`` CPU threads."""
 
+    def replicas(self, n: int, threads: int) -> list[Backend]:
+        """Optional (default: ``n`` calls of ``replica``): ``n`` of them at once, for a backend
+        that shares one compiled model between its streams (OpenVINO)."""
+
     def end_replicas(self) -> None:
         """Optional (default: nothing): undo what ``replica`` changed process-wide."""
 
@@ -52,6 +56,9 @@ class BackendBase:
 
     def replica(self, threads: int) -> Backend:
         raise NotImplementedError(f"the {self.name} backend runs one stream at a time")
+
+    def replicas(self, n: int, threads: int) -> list[Backend]:
+        return [self.replica(threads) for _ in range(n)]
 
     def end_replicas(self) -> None:
         pass
