@@ -23,6 +23,9 @@ def test_bench_table_quick_prints_every_target(tmp_path, capsys):
     assert script("bench_table").main(["--quick", "--json", str(out_json), "--plot", str(out_png)]) == 0
     text = capsys.readouterr().out
     assert "## Performance (CPU)" in text and "## Targets" in text
+    import cv2
+
+    assert f"| OpenCV {cv2.__version__} DNN (" in text  # the baselines' runtime names the OpenCV and its path
     for target in ("(a) EFM(SAM)-CSPPeleeNet-320", "(a, INT8 QDQ)", "(b) achieved", "(c) video end-to-end (2 streams)",
                    "(d) CSPPeleeNet / PeleeNet", "(d) CSPDarknet53 / Darknet53"):
         assert target in text, target

@@ -19,3 +19,13 @@ def test_the_page_covers_every_stage_package_and_the_readme_links_it():
     for package in ("geometry", "runtime", "data", "engine", "models", "export", "io"):
         assert f"detector/{package}/" in text, package
     assert "(docs/architecture.md)" in (ROOT / "README.md").read_text()
+
+
+def test_ci_runs_exactly_the_readme_commands():
+    """Each command .ci/run runs is a line of the README's bash blocks: CI tests what users type."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    lines = {ln.strip() for block in blocks for ln in block.splitlines()}
+    run = [ln for ln in (ROOT / ".ci" / "run").read_text().splitlines()
+           if ln.strip() and not ln.startswith(("#", "set ", "cd "))]
+    assert len(run) >= 2 and "-m cv_compat" in run[-1]
+    assert not [ln for ln in run if ln not in lines], "in .ci/run but not in the README"

@@ -59,6 +59,8 @@ class Row:
     roofline_gflops_s: float | None = None
     ratios: dict[str, float] = field(default_factory=dict)
     video: dict | None = None
+    via: str | None = None
+    """A baseline's path into OpenCV (``runners.BASELINE_PATHS``); None for other rows."""
 
     @property
     def fps(self) -> float:
@@ -80,7 +82,7 @@ class Row:
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("model", "kind", "backend", "engine", "size", "batch", "gflops",
                                             "detections", "fps", "inference_fps", "achieved_gflops_s",
-                                            "roofline_gflops_s", "roofline_ratio", "ratios", "video")}
+                                            "roofline_gflops_s", "roofline_ratio", "ratios", "video", "via")}
         d["ms"] = {k: getattr(self, k).to_dict() for k in ("pre", "inference", "post", "total")}
         return d
 
@@ -145,7 +147,8 @@ def measure_one(cfg: BenchConfig, spec: ModelSpec, backend: str, size: int | Non
     try:
         stats, dets = time_pipeline(runner, images, cfg.runs, cfg.warmup, tick)
         row = Row(spec.label, spec.kind, backend, runner.engine, runner.size, cfg.batch, stats["pre"],
-                  stats["inference"], stats["post"], stats["total"], model_gflops(spec, runner.size), dets)
+                  stats["inference"], stats["post"], stats["total"], model_gflops(spec, runner.size), dets,
+                  via=getattr(runner, "via", None))
         if cfg.video is not None and isinstance(runner, DetectorRunner):
             from .stream import video_e2e
 

@@ -58,6 +58,13 @@ def video_table(rows: list[Row]) -> str:
                   "in-loop ms pre / infer / post"], body)
 
 
+def baseline_runtime(row: Row, machine: dict) -> str:
+    """How a baseline row ran, with the OpenCV version: 'OpenCV 5.0.0 DNN (cspdet Darknet reader + ONNX export)'."""
+    from .runners import BASELINE_PATHS
+
+    return f"OpenCV {machine['versions'].get('cv2')} DNN ({BASELINE_PATHS.get(row.via, row.via)})"
+
+
 def summary(report: Report) -> list[str]:
     """One line per model: its fastest backend and, against each baseline, the speed ratio."""
     lines = []
@@ -69,7 +76,7 @@ def summary(report: Report) -> list[str]:
             lines.append(f"{name} @{size}: fastest on {best.backend} at {best.fps:.1f} fps "
                          f"({best.total.median:.2f} ms/img)" + (f"; {ratios}" if ratios else ""))
     for b in (r for r in report.rows if r.backend == BASELINE_BACKEND):
-        lines.append(f"{b.model} (OpenCV Darknet importer): {b.fps:.1f} fps")
+        lines.append(f"{b.model} ({baseline_runtime(b, report.machine)}): {b.fps:.1f} fps")
     return lines
 
 

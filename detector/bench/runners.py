@@ -4,7 +4,8 @@
 
 Detectors go through the runtime's ``Detector`` (the code ``cspdet detect`` runs), classifiers
 and backbones through a plain network call per backend, Darknet baselines through OpenCV's own
-Darknet importer. ``engine`` names the backend whose roofline a runner is compared with.
+Darknet importer or, on an OpenCV without one (5.x), cspdet's Darknet reader and ONNX export.
+``engine`` names the backend whose roofline a runner is compared with.
 """
 from __future__ import annotations
 
@@ -139,37 +140,63 @@ class NetRunner:
         return 0
 
 
+# How a Darknet baseline reaches OpenCV DNN: its own Darknet importer (4.x), or, where OpenCV has
+# none (5.x), cspdet's Darknet reader and ONNX export, read by readNetFromONNX.
+VIA_IMPORTER, VIA_ONNX = "darknet-importer", "cspdet-onnx"
+BASELINE_PATHS = {VIA_IMPORTER: "Darknet importer", VIA_ONNX: "cspdet Darknet reader + ONNX export"}
+
+
 class DarknetRunner:
-    """A Darknet cfg with random weights in OpenCV DNN's Darknet importer (the paper's CPU setup)."""
+    """A Darknet cfg with random weights in OpenCV DNN (the paper's CPU setup), ``via`` one of
+    BASELINE_PATHS; by default the importer where this OpenCV has one (feature-detected, not
+    read from the version)."""
 
     engine = "opencv"
 
     def __init__(self, spec: ModelSpec, backend: str, size: int | None, batch: int, threads: int | None,
-                 conf_thres: float = 0.25):
+                 conf_thres: float = 0.25, via: str | None = None):
         import cv2
 
+        from ..runtime.backends.base import ensure_onnx
+        from ..runtime.backends.opencv_backend import OpenCVBackend, has_darknet_importer
         from .artifacts import darknet_weights
 
+        self.via = via or (VIA_IMPORTER if has_darknet_importer() else VIA_ONNX)
+        if self.via not in BASELINE_PATHS:
+            raise ValueError(f"via={self.via!r}: choose from {', '.join(BASELINE_PATHS)}")
+        if self.via == VIA_IMPORTER and not has_darknet_importer():
+            raise Unsupported(f"OpenCV {cv2.__version__} has no Darknet importer (cv2.dnn.readNetFromDarknet)")
         if threads:
             cv2.setNumThreads(threads)
-        self.net = cv2.dnn.readNetFromDarknet(spec.source, str(darknet_weights(spec.source)))
-        self.names = list(self.net.getUnconnectedOutLayersNames())
         self.size, self.conf_thres = size or spec.size, conf_thres
+        weights = str(darknet_weights(spec.source))
+        if self.via == VIA_IMPORTER:
+            self.net = cv2.dnn.readNetFromDarknet(spec.source, weights)
+            self.names = list(self.net.getUnconnectedOutLayersNames())
+        else:
+            onnx = ensure_onnx(weights, cfg=spec.source, img_size=self.size, batch=batch)
+            self.backend = OpenCVBackend(onnx)
 
     def preprocess(self, images):
         return preprocess(images, self.size)
 
     def infer(self, blob):
+        if self.via == VIA_ONNX:
+            return self.backend(blob)
         self.net.setInput(blob)  # the blob's size overrides the cfg's [net] size
         return self.net.forward(self.names)
 
     def detections(self, out, infos) -> list:
-        """OpenCV's Region rows (cx, cy, w, h as fractions of the input, obj, obj * cls per
-        class) -> per image Detections in original-image pixels, through our NMS."""
-        n = len(infos)
-        pred = np.concatenate([o.reshape(n, -1, o.shape[-1]) for o in out], axis=1)  # a new array
-        pred[..., :4] *= self.size
-        pred[..., 4] = 1.0  # class columns already hold obj * cls: the score stays OpenCV's
+        """The net's rows -> per image Detections in original-image pixels, through our NMS.
+        The importer's Region rows hold cx, cy, w, h as fractions of the input, obj, then obj * cls
+        per class; the ONNX export's are our decoded rows (pixels, obj, cls)."""
+        if self.via == VIA_ONNX:
+            pred = out
+        else:
+            n = len(infos)
+            pred = np.concatenate([o.reshape(n, -1, o.shape[-1]) for o in out], axis=1)  # a new array
+            pred[..., :4] *= self.size
+            pred[..., 4] = 1.0  # class columns already hold obj * cls: the score stays OpenCV's
         return [Detections(scale_boxes(d.boxes, info), d.scores, d.class_ids)
                 for d, info in zip(postprocess(pred, conf_thres=self.conf_thres), infos)]
 
@@ -179,7 +206,7 @@ class DarknetRunner:
 
 def make_runner(spec: ModelSpec, backend: str, size: int | None, batch: int, threads: int | None,
                 conf_thres: float = 0.25):
-    """The runner for ``spec`` on ``backend`` (Darknet baselines always run in OpenCV's importer)."""
+    """The runner for ``spec`` on ``backend`` (Darknet baselines always run in OpenCV DNN)."""
     if spec.kind == "darknet":
         return DarknetRunner(spec, backend, size, batch, threads, conf_thres)
     if spec.kind in ("classifier", "backbone"):

@@ -12,7 +12,8 @@ MODEL is ``[KIND:]SOURCE[@SIZE]``:
   ``classifier:cspdarknet53?act=leaky`` (values read as YAML scalars).
 
 A baseline is ``darknet:CFG[@SIZE]``: a Darknet cfg by path or by name in
-``$CSPDET_SHARED/darknet``, run through OpenCV's own Darknet importer (the paper's CPU setup).
+``$CSPDET_SHARED/darknet``, run through OpenCV's own Darknet importer (the paper's CPU setup),
+or, on an OpenCV without one (5.x), through cspdet's Darknet reader and ONNX export.
 ``@SIZE`` pins the input size; otherwise ``--img-size`` (or the model's default) applies.
 """
 from __future__ import annotations

@@ -30,8 +30,9 @@ def add_parser(sub) -> None:
     p.add_argument("--image", default=None, help="BGR image to letterbox (default: a synthetic 1280x720 frame)")
     p.add_argument("--conf-thres", type=probability, default=0.25, help="score threshold of the timed NMS")
     p.add_argument("--baseline", action="append", default=[], metavar="darknet:CFG[@SIZE]",
-                   help="a Darknet cfg (path or name in $CSPDET_SHARED/darknet) run by OpenCV's Darknet importer "
-                        "with random weights; repeatable")
+                   help="a Darknet cfg (path or name in $CSPDET_SHARED/darknet) run in OpenCV DNN with random "
+                        "weights: by OpenCV's Darknet importer, or on OpenCV 5 (which has none) as "
+                        "cspdet's ONNX export; repeatable")
     p.add_argument("--video", default=None, help="also time the end-to-end video pipeline on this file")
     p.add_argument("--video-frames", type=positive_int, default=100, help="frames of --video to run (default 100)")
     p.add_argument("--video-streams", type=positive_int, default=1, help="frames inferred at once in the --video pipeline, "

@@ -36,6 +36,7 @@ def detector():
     return Detector(str(WEIGHTS), conf_thres=0.3)
 
 
+@pytest.mark.cv_compat
 def test_shipped_model_finds_the_demo_images_shapes(detector):
     assert detector.names == list(DEFAULT_CLASSES)
     found = total = dets = 0

@@ -6,7 +6,7 @@ import pytest
 from detector.cli import main
 
 ROW_KEYS = {"model", "kind", "backend", "engine", "size", "batch", "gflops", "detections", "fps", "inference_fps",
-            "achieved_gflops_s", "roofline_gflops_s", "roofline_ratio", "ratios", "video", "ms"}
+            "achieved_gflops_s", "roofline_gflops_s", "roofline_ratio", "ratios", "video", "via", "ms"}
 
 
 def test_bench_all_backends_with_baseline_video_json_and_plot(tmp_path, darknet_cfg, clip, capsys):
@@ -36,7 +36,7 @@ def test_bench_all_backends_with_baseline_video_json_and_plot(tmp_path, darknet_
     assert base["model"] == "darknet:yolov3-tiny@96" and base["ratios"] == {} and base["video"] is None
     for backend, r in rows.items():
         assert ROW_KEYS <= set(r)
-        assert r["size"] == 96 and r["batch"] == 1 and r["engine"] == backend
+        assert r["size"] == 96 and r["batch"] == 1 and r["engine"] == backend and r["via"] is None
         assert set(r["ms"]) == {"pre", "inference", "post", "total"}
         assert all(r["ms"][k]["n"] == 3 and r["ms"][k]["p90"] >= r["ms"][k]["median"] > 0 for k in r["ms"])
         assert r["fps"] == pytest.approx(1000 / r["ms"]["total"]["median"])
@@ -49,6 +49,30 @@ def test_bench_all_backends_with_baseline_video_json_and_plot(tmp_path, darknet_
         assert r["video"]["streams"] == (1 if backend == "opencv" else 2)
         assert r["video"]["ratio"] == pytest.approx(r["video"]["e2e_fps"] / r["inference_fps"])
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.cv_compat
+def test_bench_baseline_names_its_opencv_and_path(tmp_path, darknet_cfg, capsys):
+    """The Darknet baseline runs on any OpenCV: its own importer where it has one (4.x), else
+    (5.x) cspdet's Darknet reader + ONNX export; the summary and the JSON say which, and the version."""
+    import cv2
+
+    from detector.runtime.backends.opencv_backend import has_darknet_importer
+
+    darknet_cfg("yolov3-tiny")
+    out_json = tmp_path / "b.json"
+    argv = ["bench", "csppeleenet-prn", "--img-size", "96", "--backends", "opencv", "--baseline",
+            "darknet:yolov3-tiny@96", "--runs", "2", "--warmup", "0", "--threads", "1", "--json", str(out_json),
+            "--no-progress"]
+    assert main(argv) == 0
+    via, path = (("darknet-importer", "Darknet importer") if has_darknet_importer()
+                 else ("cspdet-onnx", "cspdet Darknet reader + ONNX export"))
+    assert f"darknet:yolov3-tiny@96 (OpenCV {cv2.__version__} DNN ({path})):" in capsys.readouterr().out
+    report = json.loads(out_json.read_text())
+    assert report["skipped"] == [] and report["machine"]["versions"]["cv2"] == cv2.__version__
+    rows = {r["backend"]: r for r in report["rows"]}
+    assert rows["opencv-darknet"]["via"] == via and rows["opencv-darknet"]["detections"] >= 0
+    assert rows["opencv"]["via"] is None and rows["opencv"]["ratios"]["darknet:yolov3-tiny@96"] > 0
 
 
 def test_bench_classifier_pair_and_batch(tmp_path, capsys):

@@ -61,7 +61,7 @@ def test_onnx_gflops_matches_the_torch_profile(tmp_path):
     assert onnx_gflops(dynamic) is None
 
 
-@pytest.mark.parametrize("backend", ["torch", "onnxruntime", "opencv"])
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime", pytest.param("opencv", marks=pytest.mark.cv_compat)])
 def test_roofline_is_positive(backend):
     r = roofline(backend, threads=1, runs=2, warmup=1)
     assert r.gflop == pytest.approx(2 * 128 * 128 * 9 * 80 * 80 / 1e9)
@@ -70,9 +70,12 @@ def test_roofline_is_positive(backend):
         roofline("tflite")
 
 
-def test_darknet_baseline_detections_match_torch_darknet(darknet_cfg):
-    """OpenCV's Region rows, adapted to our NMS, give the boxes our own Darknet model gives on
-    the same random .weights file: the adapter's units and scores are right."""
+@pytest.mark.parametrize("via", [pytest.param("darknet-importer", marks=pytest.mark.darknet_importer),
+                                 pytest.param("cspdet-onnx", marks=pytest.mark.cv_compat)])
+def test_darknet_baseline_detections_match_torch_darknet(darknet_cfg, via):
+    """OpenCV's Region rows (its Darknet importer), or the rows of cspdet's ONNX export read by
+    OpenCV (5.x has no importer), through our NMS give the boxes our own Darknet model gives on
+    the same random .weights file: each path's units and scores are right."""
     from detector.bench.artifacts import darknet_weights
     from detector.bench.measure import synthetic_frame
     from detector.bench.runners import DarknetRunner
@@ -80,7 +83,8 @@ def test_darknet_baseline_detections_match_torch_darknet(darknet_cfg):
 
     darknet_cfg("yolov3-tiny-prn")
     spec = parse_baseline("darknet:yolov3-tiny-prn@320")
-    runner, img = DarknetRunner(spec, "opencv", None, 1, 1), synthetic_frame()
+    runner, img = DarknetRunner(spec, "opencv", None, 1, 1, via=via), synthetic_frame()
+    assert runner.via == via
     blob, infos = runner.preprocess([img])
     ours = runner.detections(runner.infer(blob), infos)[0]
     ref = Detector(str(darknet_weights(spec.source)), cfg=spec.source, img_size=320)(img)

@@ -61,6 +61,7 @@ def test_truncated_weights_are_refused_with_counts(tiny_weights, tmp_path, capsy
     assert "cut.weights: expected" in err and "found" in err and not (tmp_path / "x.pt").exists()
 
 
+@pytest.mark.cv_compat
 def test_darknet_model_runs_through_detector_on_every_backend(tiny_weights, tmp_path):
     from detector import Detector
 

@@ -13,8 +13,7 @@ from .helpers import (OPENCV_YOLO_THRESH, darknet_cfg, opencv_region, randomize,
                       write_random_weights)
 
 cv2 = pytest.importorskip("cv2")
-if not hasattr(cv2, "dnn") or not hasattr(cv2.dnn, "readNetFromDarknet"):
-    pytest.skip("this OpenCV build has no Darknet importer", allow_module_level=True)
+pytestmark = pytest.mark.darknet_importer
 
 RTOL = 1e-4
 # Box centres can sit at 0 (scale_x_y > 1 lets cx cross the cell edge) where a relative

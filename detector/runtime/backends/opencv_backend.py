@@ -1,4 +1,5 @@
-"""OpenCV DNN backend (the paper's CPU runtime): an exported ONNX file, CUDA target when OpenCV has it."""
+"""OpenCV DNN backend (the paper's CPU runtime): an exported ONNX file, CUDA target when OpenCV has it.
+Runs on OpenCV 4.x and 5.x; a .pt, YAML or Darknet model is exported to ONNX first on both."""
 from __future__ import annotations
 
 import cv2
@@ -7,6 +8,21 @@ import numpy as np
 from ...devices import parse_device
 from .base import OnnxMeta, ensure_onnx
 from .protocol import BackendBase
+
+
+def has_darknet_importer() -> bool:
+    """Whether this OpenCV reads Darknet .cfg/.weights itself: 4.x does, 5.x dropped
+    ``cv2.dnn.readNetFromDarknet`` (cspdet's Darknet reader and ONNX export run them there)."""
+    return hasattr(cv2.dnn, "readNetFromDarknet")
+
+
+def read_onnx(path: str, *, cuda: bool = False):
+    """A ``cv2.dnn`` net for an ONNX file. OpenCV 5 reads it with its new engine by default,
+    which ignores a CUDA backend with only a log warning (measured on 5.0.0) and so would run a
+    "cuda" model on the CPU: a CUDA target asks for the classic engine there."""
+    if cuda and hasattr(cv2.dnn, "ENGINE_CLASSIC"):
+        return cv2.dnn.readNetFromONNX(path, cv2.dnn.ENGINE_CLASSIC)
+    return cv2.dnn.readNetFromONNX(path)
 
 
 class OpenCVBackend(BackendBase):
@@ -34,17 +50,18 @@ class OpenCVBackend(BackendBase):
             self.output_names = self.output_names[:1]
 
     def _read_net(self):
-        net = cv2.dnn.readNetFromONNX(self._path)
         device = self._device
         gpus = parse_device(device)
         if gpus == "auto" and cv2.cuda.getCudaEnabledDeviceCount() > 0:
             gpus = [0]
-        if isinstance(gpus, list):
-            if cv2.cuda.getCudaEnabledDeviceCount() == 0:
-                raise ValueError(f"--device {device}: this OpenCV build has no CUDA (pip's opencv-python never does)")
-            self.device = "cuda"
-            net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
-            net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA_FP16 if self._half else cv2.dnn.DNN_TARGET_CUDA)
+        if not isinstance(gpus, list):
+            return read_onnx(self._path)
+        if cv2.cuda.getCudaEnabledDeviceCount() == 0:
+            raise ValueError(f"--device {device}: this OpenCV build has no CUDA (pip's opencv-python never does)")
+        net = read_onnx(self._path, cuda=True)
+        self.device = "cuda"
+        net.setPreferableBackend(cv2.dnn.DNN_BACKEND_CUDA)
+        net.setPreferableTarget(cv2.dnn.DNN_TARGET_CUDA_FP16 if self._half else cv2.dnn.DNN_TARGET_CUDA)
         return net
 
     def __call__(self, blob: np.ndarray) -> np.ndarray:
