@@ -12,7 +12,8 @@ from .draw import draw_detections
 @dataclass
 class Results:
     """``xyxy`` [K, 4] float32 original-image pixels, ``scores`` [K], ``class_ids`` [K] int,
-    best score first; ``names`` maps class ids to names; ``speed`` holds pre/inference/post ms."""
+    best score first; ``names`` maps class ids to names; ``speed`` holds pre/inference/post ms.
+    From tracking, ``ids`` [K] holds each box's track ID and ``trails`` the ID's recent centres."""
 
     xyxy: np.ndarray
     scores: np.ndarray
@@ -21,6 +22,8 @@ class Results:
     orig_img: np.ndarray | None = None
     path: str | None = None
     speed: dict[str, float] = field(default_factory=dict)
+    ids: np.ndarray | None = None
+    trails: dict[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -34,6 +37,11 @@ class Results:
         base = img if img is not None else self.orig_img
         if base is None:
             raise ValueError("Results.plot: no image kept with these results; pass img=")
+        if self.ids is not None:
+            from .tracking.draw import draw_tracks
+
+            return draw_tracks(base.copy(), self.xyxy, self.scores, self.class_ids, self.ids, self.names,
+                               self.trails, line_width, labels)
         return draw_detections(base.copy(), self.xyxy, self.scores, self.class_ids, self.names, line_width, labels)
 
     def summary(self) -> str:
