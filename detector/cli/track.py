@@ -33,8 +33,11 @@ def add_parser(sub) -> None:
     g.add_argument("--min-track-len", type=positive_int, default=1,
                    help="tracks reported in fewer frames are left out of the MOT file and the summary (default 1)")
     g.add_argument("--trail", type=nonnegative_int, default=0, help="draw each ID's last N centres (default 0: none)")
+    g.add_argument("--class-nms", dest="agnostic_nms", action="store_false",
+                   help="NMS per class (default here: across classes, as one object the model gives two "
+                        "classes would start two tracks)")
     # ByteTrack's second round needs the boxes between the low and the high threshold
-    p.set_defaults(run=run, start_tracking=start_tracking, conf_thres=0.1)
+    p.set_defaults(run=run, start_tracking=start_tracking, conf_thres=0.1, agnostic_nms=True)
 
 
 def start_tracking(args, det, src, source: str, run_dir: Path):
