@@ -82,3 +82,14 @@ def test_detector_track_yields_results_with_ids(clip):
     assert [t.id for t in tracker.summary()] == sorted({i for ids in from_arrays for i in ids})
     r = next(iter(det.track(frames[:1], trail=5)))
     assert r.plot().shape == frames[0].shape and len(r.ids) == len(r) and "track" in r.speed
+
+
+def test_a_folder_of_frames_is_one_sequence(clip, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cap = cv2.VideoCapture(str(clip))
+    for i in range(8):
+        cv2.imwrite(str(frames / f"{i:04d}.png"), cap.read()[1])
+    rows = read_mot(track(frames, tmp_path / "runs") / "frames.txt")
+    assert set(rows[:, 0].astype(int)) == set(range(1, 9)) and len(set(rows[:, 1])) >= 3
+    assert len(list((tmp_path / "runs" / "exp").glob("*.png"))) == 8
