@@ -110,6 +110,9 @@ class ByteTracker:
         self.active = [t for t in tracks if t.state == TRACKED]
         self.lost = [t for t in tracks if t.state == LOST and self.step - t.seen_at <= self.buffer]
         for t in tracks:
+            if t.state == REMOVED or t.state == LOST and self.step - t.seen_at > self.buffer:
+                t.state, t.mean, t.cov = REMOVED, None, None  # the summary keeps the rest, not the filter
+        for t in tracks:
             if t.state == TRACKED and not t.id and (self.step == 1 or t.hits > 1):
                 t.id, self.next_id = self.next_id, self.next_id + 1
                 self.confirmed[t.id] = t
