@@ -4,7 +4,6 @@ that ends early, and the Python API."""
 import re
 
 import cv2
-import numpy as np
 import pytest
 
 from detector.cli import main
