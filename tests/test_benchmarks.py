@@ -76,3 +76,18 @@ def test_gpu_check_quick_on_cpu_writes_json_and_table_and_names_what_it_skipped(
         assert part in skipped and why in skipped, (part, skipped)
     assert "# GPU check on CPU (reduced; no CUDA)" in table_md and "## Skipped" in table_md
     assert "| EFM(SAM)-CSPPeleeNet | CPU" in table_md and table_md.strip() in printed
+
+
+def test_track_speed_prints_both_tables_and_plots(tmp_path, capsys):
+    from detector.data.synthetic_tracks import make_tracking_videos
+
+    pytest.importorskip("scipy")
+    out_png, out_json = tmp_path / "t.png", tmp_path / "t.json"
+    (clip,) = make_tracking_videos(tmp_path, 1, n_frames=6)
+    argv = ["--frames", "5", "--rounds", "1", "--objects", "5", "--video", str(clip), "--plot", str(out_png),
+            "--json", str(out_json)]
+    assert script("track_speed").main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| objects | median ms / frame" in text and "| track " in text
+    assert set(json.loads(out_json.read_text())["fps"]) == {"detect", "detect --conf-thres 0.1 --agnostic-nms", "track"}
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

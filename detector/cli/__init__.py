@@ -20,6 +20,7 @@ COMMANDS = {
     "info": "detector.cli.info",
     "convert": "detector.cli.convert",
     "detect": "detector.cli.detect",
+    "track": "detector.cli.track",
     "train": "detector.cli.train",
     "val": "detector.cli.val",
     "export": "detector.cli.export",

@@ -14,6 +14,12 @@ def add_parser(sub) -> None:
     p = sub.add_parser("detect", help="detect objects in images, folders, videos, webcams, streams",
                        description="Detect objects; outputs go to a new runs/detect/expN folder.",
                        formatter_class=DefaultsFormatter)
+    add_detect_args(p, "runs/detect")
+    p.set_defaults(run=run)
+
+
+def add_detect_args(p, project: str) -> None:
+    """The flags ``detect`` and ``track`` share."""
     add_model_args(p)
     p.add_argument("--source", default=None,
                    help="image, folder, glob, .txt list, video, webcam index (0) or rtsp/http URL "
@@ -24,7 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--streams", type=positive_int, default=1,
                    help="frames inferred at once on CPU (onnxruntime, torch), the threads split between them: 2 "
                         "raises video/folder fps by about a quarter on 2 cores, at some latency per frame (default 1)")
-    p.add_argument("--project", default="runs/detect", help="parent folder of run folders")
+    p.add_argument("--project", default=project, help="parent folder of run folders")
     p.add_argument("--name", default="exp", help="run folder name (exp, exp2, ... never overwritten)")
     p.add_argument("--save-txt", action="store_true", help="save YOLO-format labels")
     p.add_argument("--save-conf", action="store_true", help="add scores to --save-txt labels")
@@ -35,7 +41,6 @@ def add_parser(sub) -> None:
     p.add_argument("--show", action="store_true", help="show a live window with an fps overlay (q quits)")
     p.add_argument("--line-width", type=positive_int, default=None, help="box line width in pixels")
     p.add_argument("--hide-labels", action="store_true", help="draw boxes without labels")
-    p.set_defaults(run=run)
 
 
 class Stats:
@@ -65,11 +70,13 @@ def run(args) -> int:
     try:
         det = Detector(args.weights or default_weights(), **detector_kwargs(args))
         det.check_streams(args.streams)  # before any output folder or progress bar
-        saving = not args.nosave or args.save_txt or args.save_json
+        tracking = getattr(args, "start_tracking", None)  # set by ``cspdet track``
+        saving = tracking or not args.nosave or args.save_txt or args.save_json
         run_dir = new_run_dir(args.project, args.name) if saving else None
         sink = Sink(run_dir, save_img=not args.nosave, save_txt=args.save_txt, save_conf=args.save_conf,
                     save_json=args.save_json, fps=getattr(src, "fps", 30.0) / args.vid_stride) if saving else None
-        stats, wall, stopped = detect_loop(det, src, sink, source, args)
+        session = tracking(args, det, src, source, run_dir) if tracking else None
+        stats, wall, stopped = detect_loop(det, src, sink, source, args, session)
     except BaseException:
         remove_if_empty(run_dir)
         raise
@@ -83,9 +90,10 @@ def run(args) -> int:
     return 0
 
 
-def detect_loop(det, src, sink, source: str, args):
+def detect_loop(det, src, sink, source: str, args, session=None):
     """Run the pipeline into ``sink``; on Ctrl-C/SIGTERM stop reading, finish the writes already
-    queued and finalise the outputs. Returns (stats, seconds, the interrupt or None)."""
+    queued and finalise the outputs. ``session``: a ``TrackSession`` that puts IDs on the results
+    and is closed (summary written) however the run ends. Returns (stats, seconds, the interrupt or None)."""
     from tqdm import tqdm
 
     from ..runtime.pipeline import Worker, detect_stream
@@ -94,8 +102,11 @@ def detect_loop(det, src, sink, source: str, args):
     t_start, fps_ema = time.perf_counter(), 0.0
     bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}",
                unit="image" if src.kind == "images" else "frame")
+    items = detect_stream(det, src, streams=args.streams)
+    if session is not None:
+        items = session.wrap(items, args.vid_stride if video else 1)
     try:
-        for item in detect_stream(det, src, streams=args.streams):
+        for item in items:
             bar.update(1)
             frame, res = item.frame, item.result
             if res is None:
@@ -122,6 +133,8 @@ def detect_loop(det, src, sink, source: str, args):
         try:
             writer.close()
         finally:
+            if session is not None:
+                tqdm.write(session.close())
             if sink is not None:
                 sink.close()
     return stats, time.perf_counter() - t_start, stopped

@@ -15,8 +15,9 @@ def add_parser(sub) -> None:
     p.add_argument("out", help="dataset folder (must be new or empty)")
     p.add_argument("--train", type=nonnegative_int, default=1000, help="training images (default: 1000)")
     p.add_argument("--val", type=nonnegative_int, default=200, help="validation images (default: 200)")
-    p.add_argument("--img-size", type=img_size, nargs="+", default=[360, 640], metavar="N",
-                   help="image H W, or one N for square (default: 360 640, as the demo media)")
+    p.add_argument("--img-size", type=img_size, nargs="+", default=None, metavar="N",
+                   help="image H W, or one N for square (default: 360 640, as the demo media; "
+                        "with --videos 128 192, where the shipped model tracks at --img-size 128)")
     p.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES), choices=SHAPES, metavar="SHAPE",
                    help=f"shape classes from {', '.join(SHAPES)} (default: {' '.join(DEFAULT_CLASSES)})")
     p.add_argument("--objects", type=nonnegative_int, nargs=2, default=[2, 6], metavar=("MIN", "MAX"),
@@ -24,6 +25,13 @@ def add_parser(sub) -> None:
     p.add_argument("--sizes", type=positive_float, nargs=2, default=[20, 90], metavar=("MIN", "MAX"),
                    help="object extent in px per 256 px of the image's short side (default: 20 90)")
     p.add_argument("--seed", type=int, default=0)
+    v = p.add_argument_group("tracking clips (instead of the image dataset)")
+    v.add_argument("--videos", type=nonnegative_int, default=0,
+                   help="write N clips OUT/track_NNN.avi of shapes that move, cross and pass behind a pillar, "
+                        "each with MOTChallenge ground truth OUT/track_NNN.txt (frame,id,x,y,w,h,1,class,"
+                        "visibility; objects at least half visible)")
+    v.add_argument("--frames", type=nonnegative_int, default=120, help="frames per clip (default: 120)")
+    v.add_argument("--video-objects", type=nonnegative_int, default=4, help="objects per clip (default: 4)")
     p.set_defaults(run=run)
 
 
@@ -38,6 +46,7 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CLIError(f"{out}: exists and is not an empty folder; choose a new one (nothing is overwritten)")
+    args.img_size = args.img_size or ([128, 192] if args.videos else [360, 640])
     if len(args.img_size) not in (1, 2) or min(args.img_size) < 32:
         raise CLIError(f"--img-size {args.img_size}: give N or H W, each >= 32")
     if args.train < 1 or args.val < 1 or not 1 <= args.objects[0] <= args.objects[1]:
@@ -46,6 +55,8 @@ def run(args) -> int:
         raise CLIError(f"--sizes {args.sizes[0]:g} {args.sizes[1]:g}: need 0 < MIN <= MAX <= 256 (px per 256 px of "
                        "the short side: 256 is an object as large as the image)")
     hw = args.img_size * 2 if len(args.img_size) == 1 else args.img_size
+    if args.videos:
+        return write_videos(out, args, hw)
     bar = tqdm(total=args.train + args.val, desc="synth", unit="img")
     yaml_path = make_synthetic_dataset(out, args.train, args.val, img_size=tuple(hw), seed=args.seed,
                                        classes=args.classes, objects=tuple(args.objects), sizes=tuple(args.sizes),
@@ -53,4 +64,17 @@ def run(args) -> int:
     bar.close()
     print(f"{args.train} train + {args.val} val images ({hw[0]}x{hw[1]}, classes {', '.join(args.classes)}) "
           f"in {out}; train with: cspdet train --data {yaml_path}")
+    return 0
+
+
+def write_videos(out, args, hw) -> int:
+    from ..data.synthetic_tracks import make_tracking_videos
+    from . import CLIError
+
+    if args.frames < 1 or not 2 <= args.video_objects <= 20:
+        raise CLIError("--frames must be >= 1 and --video-objects 2..20 (the first two cross each other)")
+    paths = make_tracking_videos(out, args.videos, args.frames, tuple(hw), args.seed, args.classes,
+                                 args.video_objects)
+    print(f"{len(paths)} clips of {args.frames} frames ({hw[0]}x{hw[1]}) with ground truth in {out}; track with: "
+          f"cspdet track --source {paths[0]} --img-size 128")
     return 0

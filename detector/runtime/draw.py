@@ -17,16 +17,18 @@ def color(class_id: int) -> tuple[int, int, int]:
 
 
 def draw_detections(img: np.ndarray, boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray,
-                    names: list[str], line_width: int | None = None, labels: bool = True) -> np.ndarray:
-    """Draw boxes [K, 4] xyxy (image pixels) with 'name score' labels onto ``img`` in place."""
+                    names: list[str], line_width: int | None = None, labels: bool = True,
+                    colours: list | None = None, texts: list[str] | None = None) -> np.ndarray:
+    """Draw boxes [K, 4] xyxy (image pixels) with 'name score' labels onto ``img`` in place;
+    ``colours`` / ``texts`` [K] replace the class colour and name (tracks colour by ID)."""
     lw = line_width or max(round(sum(img.shape[:2]) / 2 * 0.003), 2)
     font_scale = lw / 3
-    for (x1, y1, x2, y2), score, cid in zip(boxes.round().astype(int), scores, class_ids):
-        c = color(cid)
+    for k, ((x1, y1, x2, y2), score, cid) in enumerate(zip(boxes.round().astype(int), scores, class_ids)):
+        c = colours[k] if colours is not None else color(cid)
         cv2.rectangle(img, (x1, y1), (x2, y2), c, lw, cv2.LINE_AA)
         if not labels:
             continue
-        name = names[cid] if 0 <= cid < len(names) else str(cid)
+        name = texts[k] if texts is not None else names[cid] if 0 <= cid < len(names) else str(cid)
         text = f"{name} {score:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, max(lw - 1, 1))
         above = y1 - th - base >= 0

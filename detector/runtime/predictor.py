@@ -6,7 +6,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -145,6 +145,30 @@ class Detector:
         for r in results:
             r.speed = dict(speed)
         return results
+
+    def track(self, frames, *, tracker=None, trail: int = 0, **tracker_args) -> Iterator[Results]:
+        """Track objects over ``frames`` in order: a source spec (video, folder of frames, webcam
+        index, stream URL; read with prefetching) or an iterable of BGR arrays -> one Results per
+        frame, its tracked boxes with ``ids`` [T]. ``tracker_args`` go to ``ByteTracker`` (pass
+        your own ``tracker`` to read ``tracker.summary()`` afterwards). ByteTrack's second round
+        uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does."""
+        from .tracking import ByteTracker, TrackSession
+
+        session = TrackSession(tracker or ByteTracker(**tracker_args), self.names, trail=trail)
+        if not isinstance(frames, (str, Path)):
+            for i, img in enumerate(frames):
+                yield session.track(self(img), i + 1)
+            return
+        from .pipeline import detect_stream
+        from .sources import open_source
+
+        src = open_source(str(frames))
+        try:
+            for item in session.wrap(detect_stream(self, src)):
+                if item.result is not None:
+                    yield item.result
+        finally:
+            src.close()
 
     def __call__(self, source):
         if isinstance(source, (list, tuple)):

@@ -16,7 +16,8 @@ from .draw import draw_detections
 class Results:
     """``xyxy`` [K, 4] float32 original-image pixels, ``scores`` [K], ``class_ids`` [K] int,
     best score first; ``names`` maps class ids to names, ``category_ids`` to COCO category ids
-    (see ``to_coco``); ``speed`` holds pre/inference/post ms."""
+    (see ``to_coco``); ``speed`` holds pre/inference/post ms. From tracking, ``ids`` [K] holds
+    each box's track ID and ``trails`` the ID's recent centres."""
 
     xyxy: np.ndarray
     scores: np.ndarray
@@ -26,6 +27,8 @@ class Results:
     path: str | None = None
     speed: dict[str, float] = field(default_factory=dict)
     category_ids: list[int] | None = None
+    ids: np.ndarray | None = None
+    trails: dict[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -39,6 +42,11 @@ class Results:
         base = img if img is not None else self.orig_img
         if base is None:
             raise ValueError("Results.plot: no image kept with these results; pass img=")
+        if self.ids is not None:
+            from .tracking.draw import draw_tracks
+
+            return draw_tracks(base.copy(), self.xyxy, self.scores, self.class_ids, self.ids, self.names,
+                               self.trails, line_width, labels)
         return draw_detections(base.copy(), self.xyxy, self.scores, self.class_ids, self.names, line_width, labels)
 
     def summary(self) -> str:

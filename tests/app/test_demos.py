@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 
 from detector.runtime.sources import StreamSource
 
@@ -28,6 +29,16 @@ def test_folder_demo_annotates_and_never_overwrites(image_dir, model_files, tmp_
 def test_webcam_demo_on_a_video_without_a_window(video_file, model_files, tmp_path):
     saved = tmp_path / "annotated.mp4"
     r = run(str(REPO / "demos" / "webcam.py"), "--source", str(video_file), "--weights", str(model_files[1]),
+            "--no-show", "--save", str(saved), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert "7 frames" in r.stdout
+    assert int(cv2.VideoCapture(str(saved)).get(cv2.CAP_PROP_FRAME_COUNT)) == 7
+
+
+def test_webcam_demo_tracks(video_file, tmp_path):
+    pytest.importorskip("scipy")
+    saved = tmp_path / "tracked.mp4"
+    r = run(str(REPO / "demos" / "webcam.py"), "--source", str(video_file), "--track", "--trail", "5",
             "--no-show", "--save", str(saved), cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-1500:]
     assert "7 frames" in r.stdout

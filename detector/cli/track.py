@@ -1,0 +1,61 @@
+"""``cspdet track``: ``detect`` plus ByteTrack IDs on a video, a folder of frames, a webcam or a
+stream; writes the annotated media, a MOTChallenge file and a per-track summary."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .argtypes import nonnegative_int, positive_int, probability
+
+
+def add_parser(sub) -> None:
+    from .detect import add_detect_args, run
+
+    p = sub.add_parser("track", help="track objects across video frames (ByteTrack IDs, MOT files)",
+                       description="Detect and track objects; IDs are drawn in a colour per ID, and the run "
+                                   "folder (runs/track/expN) gets tracks/<source>.txt in MOTChallenge format "
+                                   "(frame,id,x,y,w,h,conf,-1,-1,-1) and tracks/<source>_summary.csv "
+                                   "(id,class,first_frame,last_frame,length). With --vid-stride N the tracker "
+                                   "sees every N-th frame: objects move N times as far between its steps "
+                                   "(more ID switches on fast objects), --track-buffer counts the frames it "
+                                   "sees, and the MOT frame numbers stay those of the video.")
+    add_detect_args(p, "runs/track")
+    g = p.add_argument_group("tracking (ByteTrack; defaults as ultralytics' bytetrack.yaml)")
+    g.add_argument("--track-buffer", type=nonnegative_int, default=30,
+                   help="frames a lost track is kept to be found again (default 30)")
+    g.add_argument("--track-high-thresh", type=probability, default=0.25,
+                   help="score of the boxes matched first; lower ones (down to --track-low-thresh) only "
+                        "keep existing tracks alive (default 0.25)")
+    g.add_argument("--track-low-thresh", type=probability, default=0.1, help="lowest score used (default 0.1)")
+    g.add_argument("--new-track-thresh", type=probability, default=0.25,
+                   help="score a box needs to start a track (default 0.25)")
+    g.add_argument("--match-thresh", type=probability, default=0.8,
+                   help="largest 1 - IoU x score of a first-round match (default 0.8)")
+    g.add_argument("--min-track-len", type=positive_int, default=1,
+                   help="tracks reported in fewer frames are left out of the MOT file and the summary (default 1)")
+    g.add_argument("--trail", type=nonnegative_int, default=0, help="draw each ID's last N centres (default 0: none)")
+    g.add_argument("--class-nms", dest="agnostic_nms", action="store_false",
+                   help="NMS per class (default here: across classes, as one object the model gives two "
+                        "classes would start two tracks)")
+    # ByteTrack's second round needs the boxes between the low and the high threshold
+    p.set_defaults(run=run, start_tracking=start_tracking, conf_thres=0.1, agnostic_nms=True)
+
+
+def start_tracking(args, det, src, source: str, run_dir: Path):
+    """The TrackSession of one run; raises CLIError for inconsistent thresholds."""
+    from ..runtime.tracking import ByteTracker, TrackSession
+    from ..runtime.tracking.assign import require_scipy
+    from . import CLIError
+
+    try:
+        require_scipy()
+        tracker = ByteTracker(track_buffer=args.track_buffer, high_thresh=args.track_high_thresh,
+                              low_thresh=args.track_low_thresh, new_thresh=args.new_track_thresh,
+                              match_thresh=args.match_thresh)
+    except (ValueError, ImportError) as e:
+        raise CLIError(str(e)) from None
+    if args.conf_thres > args.track_low_thresh:
+        print(f"note: --conf-thres {args.conf_thres:g} is above --track-low-thresh {args.track_low_thresh:g}: "
+              "ByteTrack's second round gets fewer low-score boxes")
+    seq = getattr(src, "name", None) or Path(source).stem or "source"
+    return TrackSession(tracker, det.names, out_dir=run_dir / "tracks", seq=Path(seq).stem,
+                        min_len=args.min_track_len, trail=args.trail)
