@@ -57,9 +57,10 @@ def add_parser(sub) -> None:
     for name, text in SWITCHES.items():
         p.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
     p.add_argument("--hyp", metavar="HYP.yaml",
-                   help="augmentation and loss hyper-parameters overriding the defaults (yolov5's hsv_h, hsv_s, "
-                        "hsv_v, degrees, translate, scale, shear, flipud, fliplr; mosaic, box, box_gain, obj_gain, "
-                        "cls_gain, iou_thresh, label_smoothing, where a flag given wins); a run's hyp.yaml reads back")
+                   help="optimiser, loss and augmentation hyper-parameters overriding the defaults, where a flag "
+                        "given wins: a run's hyp.yaml, or yolov5's hyp.scratch-*.yaml (its box, obj, cls gains are "
+                        "--box-gain, --obj-gain, --cls-gain; keys cspdet has no use for, such as mixup or anchor_t, "
+                        "are named in a warning)")
     p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its weights/last.pt")
     p.set_defaults(run=run)
 
@@ -82,32 +83,29 @@ def config_from_args(args):
 
 
 def read_hyp(path: str) -> tuple[dict, dict]:
-    """A hyp YAML -> (augmentation {key: number}, TrainConfig values for mosaic and the loss keys).
-    yolov5's hyp files also hold optimiser keys; those are named here so the user moves them to
-    their flags instead of losing them silently."""
-    from ..data import AugmentConfig
-    from ..engine.train import LOSS_KEYS
+    """A hyp YAML (a run's hyp.yaml or yolov5's) -> (augmentation {key: number}, TrainConfig values).
+    A value is checked as its flag checks it; yolov5 keys not used here are named in one warning."""
+    import argparse
+    import warnings
+
+    from ..engine.hyp import is_number, parse_hyp
     from ..io.text import load_yaml
     from . import CLIError
 
     try:
-        hyp = load_yaml(path) or {}
-    except (OSError, ValueError) as e:
-        raise CLIError(f"--hyp {path}: {str(e).splitlines()[0]}") from None
-    if not isinstance(hyp, dict):
-        raise CLIError(f"--hyp {path}: expected a mapping of key: value")
-    known = {f.name for f in fields(AugmentConfig)} - {"mosaic"}
-    train_keys = {"mosaic", *LOSS_KEYS}
-    unknown = sorted(set(hyp) - known - train_keys)
-    if unknown:
-        raise CLIError(f"--hyp {path}: unknown key(s) {unknown}; it takes {sorted(known | train_keys)} "
-                       "(learning rate and optimiser settings have their own flags)")
-    augment = {k: v for k, v in hyp.items() if k in known}
-    try:
-        AugmentConfig(**augment, mosaic=hyp.get("mosaic", 1.0))
-    except (TypeError, ValueError) as e:
-        raise CLIError(f"--hyp {path}: {e}") from None
-    return augment, {k: v for k, v in hyp.items() if k in train_keys}
+        hyp = parse_hyp(load_yaml(path) or {}, path)
+    except (OSError, ValueError) as e:  # each message starts with the file's name
+        raise CLIError(f"--hyp {str(e).splitlines()[0]}") from None
+    for key, value in hyp.train.items():
+        check = FLAGS[key][0] if key in FLAGS else nonnegative_float
+        try:
+            check(str(value) if is_number(value) or key == "box" else repr(value))
+        except argparse.ArgumentTypeError as e:
+            raise CLIError(f"--hyp {path}: {key}: {e}") from None
+    if hyp.unused:
+        warnings.warn(f"--hyp {path}: yolov5 key(s) {', '.join(hyp.unused)} have no counterpart in cspdet and "
+                      "are ignored", UserWarning, stacklevel=2)
+    return hyp.augment, hyp.train
 
 
 def run(args) -> int:

@@ -19,6 +19,7 @@ from ..devices import select_device
 from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
 from .finetune import DEFAULT_ARCH, WEIGHT_SUFFIXES, freeze, frozen_eval, initial_model
+from .hyp import augment_config, hyp_dict
 from .loss import YOLOLoss
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
 from .results_log import ResultsLog
@@ -83,24 +84,6 @@ class TrainConfig:
     def label(self) -> str:
         """The model's name in messages: the weights' file stem, else the architecture's."""
         return Path(self.weights or self.cfg).stem
-
-
-LOSS_KEYS = ("box", "box_gain", "obj_gain", "cls_gain", "iou_thresh", "label_smoothing")
-
-
-def hyp_dict(cfg: TrainConfig) -> dict:
-    """The run's augmentation and loss hyper-parameters, as ``hyp.yaml`` holds them (``--hyp`` reads it back)."""
-    return {**asdict(augment_config(cfg)), **{k: getattr(cfg, k) for k in LOSS_KEYS}}
-
-
-def augment_config(cfg: TrainConfig) -> AugmentConfig:
-    """The run's augmentation: AugmentConfig defaults, ``cfg.augment`` overrides, ``cfg.mosaic``."""
-    names = {f.name for f in fields(AugmentConfig)} - {"mosaic"}
-    unknown = sorted(set(cfg.augment) - names)
-    if unknown:
-        hint = " (mosaic has its own --mosaic)" if "mosaic" in unknown else ""
-        raise ValueError(f"augment: unknown key(s) {unknown}{hint}; known: {sorted(names)}")
-    return AugmentConfig(**cfg.augment, mosaic=cfg.mosaic)
 
 
 def ddp_env() -> tuple[int, int, int]:
