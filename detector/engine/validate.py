@@ -16,6 +16,7 @@ from tqdm import tqdm
 from ..geometry.decode import YOLODecoder
 from ..geometry.nms import postprocess
 from .evaluate import coco_evaluate, detections_to_coco, pr_curve, yolo_to_coco_gt
+from .val_loss import ValLoss
 
 # A batch is (inputs, metas): inputs indexable per item (a tensor [B, ...] or a list), metas one
 # per item with ``image_id`` and ``error`` (None when the image was read). A predict function
@@ -51,19 +52,24 @@ def ground_truth(ds, skipped: set[int] = frozenset()) -> dict:
 
 
 def validate(predict: Predict, batches: Iterable[Batch], ds, *, verbose: bool = False, table: bool = False,
-             pr_plot=None, **progress) -> tuple[dict, list[dict]]:
+             pr_plot=None, best_f1: bool = False, **progress) -> tuple[dict, list[dict]]:
     """({AP, AP50, AP75, APs, APm, APl, ...}, detections) of ``predict`` over ``batches`` of
     ``ds`` (see ``predict_batches``; ``progress``: its desc/total/leave). YOLO-format labels
     become COCO ground truth in memory; COCO-JSON sets keep their ids. ``pr_plot``: a path for
-    the precision-recall curves."""
+    the precision-recall curves. ``best_f1``: add ``precision`` and ``recall``, the means over
+    classes at the score threshold of the best mean F1 (yolov5's P and R)."""
     skipped: set[int] = set()
     dets = predict_batches(predict, batches, skipped=skipped, **progress)
     gt = ground_truth(ds, skipped)
     metrics = coco_evaluate(gt, dets, verbose=verbose, table=table)
+    curves = pr_curve(gt, dets) if pr_plot or best_f1 else None
     if pr_plot:
         from .metrics import plot_pr_curve
 
-        plot_pr_curve(pr_curve(gt, dets), pr_plot, names=dict(zip(ds.category_ids, ds.names)))
+        plot_pr_curve(curves, pr_plot, names=dict(zip(ds.category_ids, ds.names)))
+    if best_f1:
+        _, p, r, _ = curves.at_best_f1()
+        metrics.update(precision=float(p.mean()) if len(p) else 0.0, recall=float(r.mean()) if len(r) else 0.0)
     return metrics, dets
 
 
@@ -78,13 +84,18 @@ def _eval_mode(model: torch.nn.Module):
 
 
 def torch_predict(model: torch.nn.Module, category_ids: Sequence[int], *, conf_thres: float = 0.001,
-                  iou_thres: float = 0.6, max_det: int = 300, device: str | torch.device = "cpu") -> Predict:
-    """The predict function of a torch model on letterboxed batches (images [B, 3, H, W], ImageMetas)."""
+                  iou_thres: float = 0.6, max_det: int = 300, device: str | torch.device = "cpu",
+                  on_maps: Callable[[list, Sequence], None] | None = None) -> Predict:
+    """The predict function of a torch model on letterboxed batches (images [B, 3, H, W], ImageMetas).
+    ``on_maps(maps, metas)`` sees each batch's raw maps before decoding (training's validation loss)."""
     decoder = YOLODecoder.from_model(model).to(device)
 
     @torch.no_grad()
     def predict(images: torch.Tensor, metas) -> list[dict]:
-        pred = decoder(model(images.to(device))).float().cpu().numpy()
+        maps = model(images.to(device))
+        if on_maps is not None:
+            on_maps(maps, metas)
+        pred = decoder(maps).float().cpu().numpy()
         dets = postprocess(pred, conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det)
         infos = [m.letterbox for m in metas]
         if any(i is None for i in infos):
@@ -107,9 +118,14 @@ def predict_dataset(model: torch.nn.Module, loader, *, device: str | torch.devic
 
 
 def evaluate_model(model: torch.nn.Module, loader, *, device="cpu", verbose: bool = False,
-                   table: bool = False, pr_plot: str | None = None, **nms) -> dict:
-    """``validate`` a torch model on ``loader``'s (letterboxed) dataset -> COCO metrics."""
+                   table: bool = False, pr_plot: str | None = None, loss_fn=None, best_f1: bool = False,
+                   **nms) -> dict:
+    """``validate`` a torch model on ``loader``'s (letterboxed) dataset -> COCO metrics; with a
+    training ``loss_fn`` also the mean ``box_loss``, ``obj_loss``, ``cls_loss`` over its batches."""
+    meter = ValLoss(loss_fn) if loss_fn is not None else None
     with _eval_mode(model):
-        predict = torch_predict(model, loader.dataset.category_ids, device=device, **nms)
-        return validate(predict, _loader_batches(loader), loader.dataset, verbose=verbose, table=table,
-                        pr_plot=pr_plot, total=len(loader))[0]
+        predict = torch_predict(model, loader.dataset.category_ids, device=device, on_maps=meter, **nms)
+        batches = meter.batches(loader) if meter is not None else _loader_batches(loader)
+        metrics = validate(predict, batches, loader.dataset, verbose=verbose, table=table, pr_plot=pr_plot,
+                           best_f1=best_f1, total=len(loader))[0]
+    return {**metrics, **meter.means()} if meter is not None else metrics
