@@ -36,7 +36,8 @@ FLAGS = {
 }
 SWITCHES = {"multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
             "no_ema": "train without EMA weights", "no_amp": "no mixed precision on CUDA",
-            "no_nesterov": "plain momentum",
+            "no_nesterov": "plain momentum", "noplots": "save no plots (labels.jpg, train_batch*.jpg, results.png, "
+                                                         "PR_curve.png)",
             "exist_ok": "write into project/name even if it exists (its results.csv starts afresh)"}
 ALIASES = {"img_size": ["--imgsz", "--img"]}  # yolov5's spellings
 
@@ -48,8 +49,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a detector (resumable; torchrun for DDP)",
                        description="Train on a dataset YAML, from scratch (--cfg) or from weights (--weights), as "
                                    "yolov5 does. Writes runs/train/expN with opt.yaml, hyp.yaml, weights/last.pt, "
-                                   "weights/best.pt, results.csv, results.png and PR_curve.png, and one line per "
-                                   "epoch on screen.")
+                                   "weights/best.pt, results.csv (yolov5's columns), results.png, labels.jpg, "
+                                   "train_batch0-2.jpg and PR_curve.png, and one line per epoch on screen.")
     for name, (typ, text) in FLAGS.items():
         # default None: config_from_args tells a flag given from one left out (--hyp fills those)
         p.add_argument("--" + name.replace("_", "-"), *ALIASES.get(name, []), type=typ, default=None,
@@ -69,7 +70,7 @@ def config_from_args(args):
     from ..engine.train import TrainConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    values.update(ema=not args.no_ema, amp=not args.no_amp, nesterov=not args.no_nesterov)
+    values.update(ema=not args.no_ema, amp=not args.no_amp, nesterov=not args.no_nesterov, plots=not args.noplots)
     if getattr(args, "hyp", None):
         augment, train = read_hyp(args.hyp)
         values["augment"] = augment

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from detector.engine.results_log import COLUMNS
 from detector.engine.train import Trainer
 from detector.models.checkpoint import load_checkpoint
 from detector.models.loading import load_detector
@@ -72,15 +73,24 @@ def test_kill_and_resume_continues_the_uninterrupted_run(tiny_data, tmp_path, on
         del ckpt["train"]["project"]  # the one entry that differs: the two runs' folders
     assert_same(a, b)
     rows = (first.run_dir / "results.csv").read_text().splitlines()
-    assert len(rows) == 4 and rows[0].startswith("epoch,train/box")
+    assert len(rows) == 4 and rows[0].split(",") == COLUMNS
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]  # whole epochs, also after --resume
 
 
 def test_run_outputs_and_checkpoint_contents(tiny_data, tmp_path):
-    t = Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1))
+    t = Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1, plots=True))
     metrics = t.fit()
-    assert {"AP", "AP50", "AP75", "APs", "APm", "APl"} <= set(metrics)
-    for f in ["results.csv", "results.png", "PR_curve.png", "weights/last.pt", "weights/best.pt"]:
+    assert {"AP", "AP50", "AP75", "APs", "APm", "APl", "precision", "recall", "box_loss", "obj_loss",
+            "cls_loss"} <= set(metrics)
+    for f in ["results.csv", "results.png", "PR_curve.png", "labels.jpg", "train_batch0.jpg", "train_batch1.jpg",
+              "weights/last.pt", "weights/best.pt"]:
         assert (t.run_dir / f).is_file(), f
+    assert not (t.run_dir / "train_batch2.jpg").exists()  # 16 images: two batches in this one epoch
+    header, row = (t.run_dir / "results.csv").read_text().splitlines()
+    row = dict(zip(header.split(","), row.split(",")))
+    assert float(row["val/box_loss"]) == pytest.approx(metrics["box_loss"], rel=1e-4) and row["epoch"] == "1"
+    assert float(row["metrics/mAP_0.5"]) == pytest.approx(metrics["AP50"], abs=1e-5)
+    assert float(row["x/lr0"]) > 0 and float(row["metrics/recall"]) == pytest.approx(metrics["recall"], abs=1e-5)
     ckpt = load_checkpoint(t.run_dir / "weights" / "last.pt")
     assert {"model", "ema", "optimizer", "epoch", "train", "rng", "names", "arch"} <= set(ckpt)
     assert ckpt["names"] == ["circle", "square", "triangle", "cross"]
