@@ -88,9 +88,9 @@ def cell(value) -> str:
 
 
 def plot_panel(ax, x: np.ndarray, y: np.ndarray, title: str) -> None:
-    """One curve with integer epoch ticks; a flat curve gets the range [0, max(0.05, 1.2 y)] (and a
-    sliver below, so a line at 0 clears the axis) instead of matplotlib's +-0.04 around it; from
-    10 points a smoothed curve is added."""
+    """One curve with integer epoch ticks; a flat curve (within 0.1%) gets the range
+    [0, max(0.05, 1.2 y)] (and a sliver below, so a line at 0 clears the axis) instead of
+    matplotlib's +-0.04 around it; from 10 points a smoothed curve is added."""
     from matplotlib.ticker import MaxNLocator
 
     ax.set_title(title, fontsize=10)
@@ -103,8 +103,9 @@ def plot_panel(ax, x: np.ndarray, y: np.ndarray, title: str) -> None:
         ax.plot(x, smooth(y), ":", linewidth=2, label="smooth")
     if len(x) == 1 or x[-1] - x[0] < 4:  # a few epochs: whole-number ticks with room either side
         ax.set_xlim(x[0] - 0.5, x[-1] + 0.5)
+    ax.ticklabel_format(axis="y", useOffset=False)  # never "1e-6+1.462e-2" above the ticks
     lo, hi = float(y.min()), float(y.max())
-    if hi - lo <= 1e-6 * max(abs(hi), 1e-3):
+    if hi - lo <= 1e-3 * max(abs(hi), 1e-3):  # within 0.1%: flat, and drawn so
         top = max(0.05, 1.2 * hi)
         ax.set_ylim(min(0.0, lo) - 0.02 * top, top)
 
