@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def record(trainer):
             last = trainer.log.rows[-1]
-            rows.append({"epoch": int(last["epoch"]), "AP50": last["AP50"], "AP": last["AP"],
+            rows.append({"epoch": last["epoch"], "AP50": last["metrics/mAP_0.5"], "AP": last["metrics/mAP_0.5:0.95"],
                          "minutes": round((time.time() - t0) / 60, 2)})
 
         trainer = Trainer(cfg, callbacks={"epoch_end": record})

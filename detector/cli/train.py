@@ -36,7 +36,8 @@ FLAGS = {
 }
 SWITCHES = {"multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
             "no_ema": "train without EMA weights", "no_amp": "no mixed precision on CUDA",
-            "no_nesterov": "plain momentum",
+            "no_nesterov": "plain momentum", "noplots": "save no plots (labels.jpg, train_batch*.jpg, results.png, "
+                                                         "PR_curve.png)",
             "exist_ok": "write into project/name even if it exists (its results.csv starts afresh)"}
 ALIASES = {"img_size": ["--imgsz", "--img"]}  # yolov5's spellings
 
@@ -48,8 +49,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a detector (resumable; torchrun for DDP)",
                        description="Train on a dataset YAML, from scratch (--cfg) or from weights (--weights), as "
                                    "yolov5 does. Writes runs/train/expN with opt.yaml, hyp.yaml, weights/last.pt, "
-                                   "weights/best.pt, results.csv, results.png and PR_curve.png, and one line per "
-                                   "epoch on screen.")
+                                   "weights/best.pt, results.csv (yolov5's columns), results.png, labels.jpg, "
+                                   "train_batch0-2.jpg and PR_curve.png, and one line per epoch on screen.")
     for name, (typ, text) in FLAGS.items():
         # default None: config_from_args tells a flag given from one left out (--hyp fills those)
         p.add_argument("--" + name.replace("_", "-"), *ALIASES.get(name, []), type=typ, default=None,
@@ -57,9 +58,10 @@ def add_parser(sub) -> None:
     for name, text in SWITCHES.items():
         p.add_argument("--" + name.replace("_", "-"), action="store_true", help=text)
     p.add_argument("--hyp", metavar="HYP.yaml",
-                   help="augmentation and loss hyper-parameters overriding the defaults (yolov5's hsv_h, hsv_s, "
-                        "hsv_v, degrees, translate, scale, shear, flipud, fliplr; mosaic, box, box_gain, obj_gain, "
-                        "cls_gain, iou_thresh, label_smoothing, where a flag given wins); a run's hyp.yaml reads back")
+                   help="optimiser, loss and augmentation hyper-parameters overriding the defaults, where a flag "
+                        "given wins: a run's hyp.yaml, or yolov5's hyp.scratch-*.yaml (its box, obj, cls gains are "
+                        "--box-gain, --obj-gain, --cls-gain; keys cspdet has no use for, such as mixup or anchor_t, "
+                        "are named in a warning)")
     p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its weights/last.pt")
     p.set_defaults(run=run)
 
@@ -68,7 +70,7 @@ def config_from_args(args):
     from ..engine.train import TrainConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    values.update(ema=not args.no_ema, amp=not args.no_amp, nesterov=not args.no_nesterov)
+    values.update(ema=not args.no_ema, amp=not args.no_amp, nesterov=not args.no_nesterov, plots=not args.noplots)
     if getattr(args, "hyp", None):
         augment, train = read_hyp(args.hyp)
         values["augment"] = augment
@@ -82,32 +84,29 @@ def config_from_args(args):
 
 
 def read_hyp(path: str) -> tuple[dict, dict]:
-    """A hyp YAML -> (augmentation {key: number}, TrainConfig values for mosaic and the loss keys).
-    yolov5's hyp files also hold optimiser keys; those are named here so the user moves them to
-    their flags instead of losing them silently."""
-    from ..data import AugmentConfig
-    from ..engine.train import LOSS_KEYS
+    """A hyp YAML (a run's hyp.yaml or yolov5's) -> (augmentation {key: number}, TrainConfig values).
+    A value is checked as its flag checks it; yolov5 keys not used here are named in one warning."""
+    import argparse
+    import warnings
+
+    from ..engine.hyp import is_number, parse_hyp
     from ..io.text import load_yaml
     from . import CLIError
 
     try:
-        hyp = load_yaml(path) or {}
-    except (OSError, ValueError) as e:
-        raise CLIError(f"--hyp {path}: {str(e).splitlines()[0]}") from None
-    if not isinstance(hyp, dict):
-        raise CLIError(f"--hyp {path}: expected a mapping of key: value")
-    known = {f.name for f in fields(AugmentConfig)} - {"mosaic"}
-    train_keys = {"mosaic", *LOSS_KEYS}
-    unknown = sorted(set(hyp) - known - train_keys)
-    if unknown:
-        raise CLIError(f"--hyp {path}: unknown key(s) {unknown}; it takes {sorted(known | train_keys)} "
-                       "(learning rate and optimiser settings have their own flags)")
-    augment = {k: v for k, v in hyp.items() if k in known}
-    try:
-        AugmentConfig(**augment, mosaic=hyp.get("mosaic", 1.0))
-    except (TypeError, ValueError) as e:
-        raise CLIError(f"--hyp {path}: {e}") from None
-    return augment, {k: v for k, v in hyp.items() if k in train_keys}
+        hyp = parse_hyp(load_yaml(path) or {}, path)
+    except (OSError, ValueError) as e:  # each message starts with the file's name
+        raise CLIError(f"--hyp {str(e).splitlines()[0]}") from None
+    for key, value in hyp.train.items():
+        check = FLAGS[key][0] if key in FLAGS else nonnegative_float
+        try:
+            check(str(value) if is_number(value) or key == "box" else repr(value))
+        except argparse.ArgumentTypeError as e:
+            raise CLIError(f"--hyp {path}: {key}: {e}") from None
+    if hyp.unused:
+        warnings.warn(f"--hyp {path}: yolov5 key(s) {', '.join(hyp.unused)} have no counterpart in cspdet and "
+                      "are ignored", UserWarning, stacklevel=2)
+    return hyp.augment, hyp.train
 
 
 def run(args) -> int:

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 from ..io.files import write_bytes
 
-CACHE_VERSION = 2  # 2: label files keyed by content
+CACHE_VERSION = 3  # 2: label files keyed by content; 3: polygon lines become boxes
 SUFFIX = ".cache.json"
 
 

@@ -10,11 +10,15 @@ Two split forms are accepted::
     train: {images: images/train2017, annotations: annotations/instances_train2017.json}  # COCO JSON
 
 Relative paths resolve against ``path`` (itself against the YAML's folder), or the YAML's folder
-when there is no ``path``. Unknown keys are errors naming the key and the file. ``download``
-(present in yolov5's YAMLs) is accepted and ignored: nothing is ever downloaded.
+when there is no ``path``; a ``../x`` that does not exist there but ``x`` does is ``x``, as in
+yolov5 (Roboflow exports sit in the dataset folder and say ``train: ../train/images``).
+``download`` and ``roboflow`` (what yolov5's and Roboflow's YAMLs carry besides) are accepted and
+ignored: nothing is ever downloaded. Any other top-level key is named in one warning and ignored,
+so an export with extra metadata still loads; keys inside a COCO split are errors.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -22,7 +26,7 @@ from typing import Any, Union
 from ..io.text import load_yaml
 from ..limits import MAX_CLASSES, check_cap
 
-TOP_KEYS = ("path", "train", "val", "test", "names", "nc", "download")
+TOP_KEYS = ("path", "train", "val", "test", "names", "nc", "download", "roboflow")
 SPLITS = ("train", "val", "test")
 COCO_KEYS = ("images", "annotations")
 
@@ -102,16 +106,26 @@ def parse_split(key: str, value: Any, root: Path, source: str) -> Split | None:
     if not items or not all(isinstance(v, str) and v for v in items):
         raise ValueError(f"{source}: '{key}' must be a path, a list of paths, or "
                          f"{{images: DIR, annotations: FILE}}, got {value!r}")
-    return [root / v for v in items]  # an absolute v replaces root, as pathlib does
+    return [resolve_item(root, v) for v in items]
+
+
+def resolve_item(root: Path, item: str) -> Path:
+    """``root / item`` (an absolute item replaces root, as pathlib does), or ``root / x`` for an
+    ``item`` ``../x`` that does not exist while ``x`` does (yolov5's fallback for Roboflow exports)."""
+    path = root / item
+    if item.startswith("../") and not path.exists() and (root / item[3:]).exists():
+        return root / item[3:]
+    return path
 
 
 def data_config_from_dict(data: Any, source: Path) -> DataConfig:
     """Validate a parsed YAML mapping; ``source`` is the YAML path (errors and relative paths)."""
     if not isinstance(data, dict):
         raise ValueError(f"{source}: a dataset YAML must be a mapping, got {type(data).__name__}")
-    for key in data:
-        if key not in TOP_KEYS:
-            raise ValueError(f"{source}: unknown key '{key}' (allowed: {', '.join(TOP_KEYS)})")
+    unknown = [str(k) for k in data if k not in TOP_KEYS]
+    if unknown:
+        warnings.warn(f"{source}: ignoring unknown key(s) {', '.join(unknown)} (known: {', '.join(TOP_KEYS)})",
+                      UserWarning, stacklevel=3)
     base = Path(source).resolve().parent
     root = base / str(data["path"]) if data.get("path") else base
     splits = {k: parse_split(k, data.get(k), root, str(source)) for k in SPLITS}

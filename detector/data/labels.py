@@ -1,8 +1,10 @@
 """YOLO-layout image lists and label files: discovery, parsing and validation.
 
 A label file sits where its image does with ``/images/`` replaced by ``/labels/`` and the suffix
-by ``.txt``; each line is ``class cx cy w h`` normalised to the image. A bad line is dropped with
-a warning naming the file and line; the image and the rest of its labels are kept.
+by ``.txt``; each line is ``class cx cy w h`` normalised to the image, or yolov5's segment line
+``class x1 y1 x2 y2 x3 y3 ...`` (a normalised polygon of three or more points), which becomes the
+polygon's bounding box clipped to the image. A bad line is dropped with a warning naming the
+file and line; the image and the rest of its labels are kept.
 """
 from __future__ import annotations
 
@@ -67,26 +69,41 @@ def dataset_images(sources: Iterable[Union[str, Path]], source_name: str = "data
 
 
 def check_line(fields: list[str], nc: int) -> tuple[list[float] | None, str]:
-    """One split label line -> (class, cx, cy, w, h) or (None, why it is rejected)."""
-    if len(fields) != 5:
-        return None, f"expected 5 fields 'class cx cy w h', got {len(fields)}"
+    """One split label line -> (class, cx, cy, w, h) or (None, why it is rejected). A polygon line
+    (2n + 1 fields, n >= 3) gives its bounding box, clipped to the image."""
+    polygon = len(fields) >= 7 and len(fields) % 2 == 1
+    if len(fields) != 5 and not polygon:
+        return None, (f"expected 5 fields 'class cx cy w h' or a polygon 'class x1 y1 x2 y2 x3 y3 ...', "
+                      f"got {len(fields)}")
     try:
         values = [float(v) for v in fields]
     except ValueError:
         return None, f"non-numeric value in {' '.join(fields)!r}"
     if not np.isfinite(values).all():
         return None, f"non-finite value in {' '.join(fields)!r}"
-    cls, cx, cy, w, h = values
+    cls = values[0]
     if cls != int(cls):
         return None, f"class id {fields[0]} is not an integer"
     if not 0 <= cls < nc:
         return None, f"class id {fields[0]} out of range [0, {nc})"
+    if polygon:
+        return polygon_box(cls, np.reshape(values[1:], (-1, 2)))
+    cx, cy, w, h = values[1:]
     if w <= 0 or h <= 0:
         return None, f"non-positive box size w={w:g} h={h:g}"
     x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
     if min(x1, y1) < -BOX_TOL or max(x2, y2) > 1 + BOX_TOL:
         return None, f"box (cx={cx:g} cy={cy:g} w={w:g} h={h:g}) outside the image"
     return values, ""
+
+
+def polygon_box(cls: float, points: np.ndarray) -> tuple[list[float] | None, str]:
+    """A polygon's points [n, 2] (normalised x, y) -> (class, cx, cy, w, h) of their bounding box
+    clipped to the image, or (None, why) when nothing of it is left inside."""
+    (x1, y1), (x2, y2) = np.clip(points.min(0), 0, 1), np.clip(points.max(0), 0, 1)
+    if x2 <= x1 or y2 <= y1:
+        return None, f"polygon of {len(points)} points has no area inside the image"
+    return [cls, float(x1 + x2) / 2, float(y1 + y2) / 2, float(x2 - x1), float(y2 - y1)], ""
 
 
 def parse_label_text(text: str, nc: int, name: str) -> tuple[np.ndarray, list[str]]:

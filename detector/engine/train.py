@@ -19,8 +19,10 @@ from ..devices import select_device
 from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
 from .finetune import DEFAULT_ARCH, WEIGHT_SUFFIXES, freeze, frozen_eval, initial_model
+from .hyp import augment_config, hyp_dict
 from .loss import YOLOLoss
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
+from .train_plots import plot_batch, plot_labels
 from .results_log import ResultsLog
 from .validate import evaluate_model
 
@@ -68,6 +70,7 @@ class TrainConfig:
     exist_ok: bool = False        # reuse project/name instead of making name2, name3...
     val_interval: int = 1
     val_batch_size: int = 0       # 0: same as batch_size
+    plots: bool = True            # labels.jpg, train_batch*.jpg, results.png, PR_curve.png (yolov5's --noplots)
 
     def __post_init__(self):
         if self.model:  # --model stays an alias: a .pt/.weights is --weights, a YAML/name/.cfg is --cfg
@@ -83,24 +86,6 @@ class TrainConfig:
     def label(self) -> str:
         """The model's name in messages: the weights' file stem, else the architecture's."""
         return Path(self.weights or self.cfg).stem
-
-
-LOSS_KEYS = ("box", "box_gain", "obj_gain", "cls_gain", "iou_thresh", "label_smoothing")
-
-
-def hyp_dict(cfg: TrainConfig) -> dict:
-    """The run's augmentation and loss hyper-parameters, as ``hyp.yaml`` holds them (``--hyp`` reads it back)."""
-    return {**asdict(augment_config(cfg)), **{k: getattr(cfg, k) for k in LOSS_KEYS}}
-
-
-def augment_config(cfg: TrainConfig) -> AugmentConfig:
-    """The run's augmentation: AugmentConfig defaults, ``cfg.augment`` overrides, ``cfg.mosaic``."""
-    names = {f.name for f in fields(AugmentConfig)} - {"mosaic"}
-    unknown = sorted(set(cfg.augment) - names)
-    if unknown:
-        hint = " (mosaic has its own --mosaic)" if "mosaic" in unknown else ""
-        raise ValueError(f"augment: unknown key(s) {unknown}{hint}; known: {sorted(names)}")
-    return AugmentConfig(**cfg.augment, mosaic=cfg.mosaic)
 
 
 def ddp_env() -> tuple[int, int, int]:
@@ -253,7 +238,8 @@ class Trainer:
                 self.interrupted()
             raise
         if self.main:
-            self.log.plot()
+            if cfg.plots:
+                self.log.plot()
             print(f"done: {cfg.epochs - first} epochs in {(time.time() - t0) / 60:.1f} min; best fitness {self.best:.4f}; "
                   f"weights in {self.run_dir / 'weights'}")
         if self.world > 1:
@@ -273,16 +259,16 @@ class Trainer:
         cfg, metrics = self.cfg, {}
         for self.epoch in range(first, cfg.epochs):
             t_epoch = time.time()
-            losses, lr = self.train_one_epoch()
+            losses, lrs = self.train_one_epoch()
             if self.main:
                 last = self.epoch + 1 == cfg.epochs
                 metrics = self.validate(last) if (self.epoch + 1) % cfg.val_interval == 0 or last else {}
                 fitness = metrics.get("AP50", 0.0) * 0.1 + metrics.get("AP", 0.0) * 0.9 if metrics else self.best
                 is_best = bool(metrics) and fitness > self.best
                 self.best = max(self.best, fitness)
-                self.log.add(self.epoch, losses, lr, metrics)
+                self.log.add(self.epoch, losses, lrs, metrics)
                 self.save(is_best)
-                print(self.epoch_line(losses, lr, metrics, time.time() - t_epoch))
+                print(self.epoch_line(losses, lrs["weight"], metrics, time.time() - t_epoch))
             if "epoch_end" in self.callbacks:
                 self.callbacks["epoch_end"](self)
         return metrics
@@ -298,18 +284,23 @@ class Trainer:
         (self.run_dir / "opt.yaml").write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
         (self.run_dir / "hyp.yaml").write_text(yaml.safe_dump(hyp_dict(cfg), sort_keys=False))
         self.log = ResultsLog(self.run_dir, keep=self.resumed)
+        if cfg.plots and not self.resumed:
+            plot_labels(np.concatenate([np.zeros((0, 5)), *self.train_ds.labels]), self.names,
+                        self.run_dir / "labels.jpg")
         print(f"training {cfg.label} on {len(self.train_ds)} images ({len(self.names)} classes), "
               f"{cfg.epochs} epochs, batch {cfg.batch_size} x {self.world} x accumulate {self.accumulate}, "
               f"device {self.device}; results in {self.run_dir}")
 
     def epoch_line(self, losses: list[float], lr: float, metrics: dict, seconds: float) -> str:
         """The line each epoch leaves on screen (the progress bar above it vanishes)."""
-        ap = (f"AP50 {metrics['AP50']:.4f}  AP {metrics['AP']:.4f}" if metrics else "AP50   -     AP   -   ")
+        ap = (f"P {metrics['P']:.4f}  R {metrics['R']:.4f}  AP50 {metrics['AP50']:.4f}  "
+              f"AP {metrics['AP']:.4f}" if metrics else "P   -     R   -     AP50   -     AP   -   ")
         width = len(str(self.cfg.epochs))
         return (f"epoch {self.epoch + 1:>{width}}/{self.cfg.epochs}  box {losses[0]:.4f}  obj {losses[1]:.4f}  "
                 f"cls {losses[2]:.4f}  {ap}  lr {lr:.2e}  {seconds:.1f}s")
 
-    def train_one_epoch(self) -> tuple[list[float], float]:
+    def train_one_epoch(self) -> tuple[list[float], dict[str, float]]:
+        """One epoch -> (mean box, obj, cls loss terms, {parameter group kind: its last lr})."""
         cfg, model = self.cfg, self.model
         model.train()
         frozen_eval(self.frozen)
@@ -321,8 +312,11 @@ class Trainer:
         bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not self.main, leave=False)
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)
-        for i, (images, targets, _) in enumerate(bar):
+        for i, (images, targets, metas) in enumerate(bar):
             step = self.epoch * nb + i
+            if self.main and cfg.plots and step < 3:  # the first batches as the model sees them (yolov5)
+                plot_batch(images, targets, [m.path for m in metas], self.names,
+                           self.run_dir / f"train_batch{step}.jpg")
             lr = set_lr(self.optimizer, step, total_steps, warmup, lr0=cfg.lr0, schedule=cfg.schedule, lrf=cfg.lrf,
                         momentum=cfg.momentum, warmup_momentum=cfg.warmup_momentum, warmup_bias_lr=cfg.warmup_bias_lr)
             images = images.to(self.device, non_blocking=True)
@@ -350,7 +344,7 @@ class Trainer:
             bar.set_postfix(box=f"{mean[0]:.4f}", obj=f"{mean[1]:.4f}", cls=f"{mean[2]:.4f}",
                             size=images.shape[-1], lr=f"{lr:.2e}")
         self.step = (self.epoch + 1) * nb
-        return mean.tolist(), lr
+        return mean.tolist(), {g.get("kind", str(k)): g["lr"] for k, g in enumerate(self.optimizer.param_groups)}
 
     def eval_model(self) -> torch.nn.Module:
         return self.ema.ema if self.ema is not None else unwrap(self.model)
@@ -358,8 +352,9 @@ class Trainer:
     def validate(self, final: bool = False) -> dict:
         loader = create_dataloader(self.val_ds, self.cfg.val_batch_size or self.cfg.batch_size, shuffle=False,
                                    workers=self.cfg.workers)
-        pr = str(self.run_dir / "PR_curve.png") if final else None
-        return evaluate_model(self.eval_model(), loader, device=self.device, table=final, pr_plot=pr)
+        pr = str(self.run_dir / "PR_curve.png") if final and self.cfg.plots else None
+        return evaluate_model(self.eval_model(), loader, device=self.device, table=final, pr_plot=pr,
+                              loss_fn=self.loss_fn)
 
     def save(self, is_best: bool) -> None:
         """last.pt every epoch, best.pt when fitness improved; each written atomically. Weights that

@@ -21,6 +21,7 @@ from ..io.text import read_text
 from .evaluate import (coco_eval, coco_stats, detections_to_coco, evaluable_gt, format_table, one_category, pr_curve,
                        yolo_to_coco_gt)
 from .metrics import PRCurves
+from .val_loss import ValLoss
 
 # A batch is (inputs, metas): inputs indexable per item (a tensor [B, ...] or a list), metas one
 # per item with ``image_id`` and ``error`` (None when the image was read). A predict function
@@ -110,13 +111,18 @@ def _eval_mode(model: torch.nn.Module):
 
 
 def torch_predict(model: torch.nn.Module, category_ids: Sequence[int], *, conf_thres: float = 0.001,
-                  iou_thres: float = 0.6, max_det: int = 300, device: str | torch.device = "cpu") -> Predict:
-    """The predict function of a torch model on letterboxed batches (images [B, 3, H, W], ImageMetas)."""
+                  iou_thres: float = 0.6, max_det: int = 300, device: str | torch.device = "cpu",
+                  on_maps: Callable[[list, Sequence], None] | None = None) -> Predict:
+    """The predict function of a torch model on letterboxed batches (images [B, 3, H, W], ImageMetas).
+    ``on_maps(maps, metas)`` sees each batch's raw maps before decoding (training's validation loss)."""
     decoder = YOLODecoder.from_model(model).to(device)
 
     @torch.no_grad()
     def predict(images: torch.Tensor, metas) -> list[dict]:
-        pred = decoder(model(images.to(device))).float().cpu().numpy()
+        maps = model(images.to(device))
+        if on_maps is not None:
+            on_maps(maps, metas)
+        pred = decoder(maps).float().cpu().numpy()
         dets = postprocess(pred, conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det)
         infos = [m.letterbox for m in metas]
         if any(i is None for i in infos):
@@ -139,9 +145,13 @@ def predict_dataset(model: torch.nn.Module, loader, *, device: str | torch.devic
 
 
 def evaluate_model(model: torch.nn.Module, loader, *, device="cpu", verbose: bool = False,
-                   table: bool = False, pr_plot: str | None = None, **nms) -> dict:
-    """``validate`` a torch model on ``loader``'s (letterboxed) dataset -> its metrics."""
+                   table: bool = False, pr_plot: str | None = None, loss_fn=None, **nms) -> dict:
+    """``validate`` a torch model on ``loader``'s (letterboxed) dataset -> its metrics; with a
+    training ``loss_fn`` also the mean ``box_loss``, ``obj_loss``, ``cls_loss`` over its batches."""
+    meter = ValLoss(loss_fn) if loss_fn is not None else None
     with _eval_mode(model):
-        predict = torch_predict(model, loader.dataset.category_ids, device=device, **nms)
-        return validate(predict, _loader_batches(loader), loader.dataset, verbose=verbose, table=table,
-                        pr_plot=pr_plot, total=len(loader)).metrics
+        predict = torch_predict(model, loader.dataset.category_ids, device=device, on_maps=meter, **nms)
+        batches = meter.batches(loader) if meter is not None else _loader_batches(loader)
+        metrics = validate(predict, batches, loader.dataset, verbose=verbose, table=table, pr_plot=pr_plot,
+                           total=len(loader)).metrics
+    return {**metrics, **meter.means()} if meter is not None else metrics

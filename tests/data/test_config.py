@@ -31,7 +31,6 @@ def test_without_path_the_yaml_folder_is_the_root_and_names_may_be_a_mapping(tmp
 
 
 @pytest.mark.parametrize("text,match", [
-    ("train: a\nnames: [x]\nepochs: 3\n", r"data.yaml: unknown key 'epochs'"),
     ("train: {images: a, annotations: b.json, labels: c}\n", r"data.yaml: unknown key 'train.labels'"),
     ("train: {images: a}\n", r"data.yaml: 'train' needs both .*annotations"),
     ("train: a\nnames: [x, y]\nnc: 3\n", r"data.yaml: nc=3 but 2 names"),
@@ -46,6 +45,27 @@ def test_bad_yaml_is_a_one_line_error_naming_the_file_and_key(tmp_path, text, ma
     with pytest.raises(ValueError, match=match) as e:
         load_data_config(write(tmp_path, text))
     assert "\n" not in str(e.value) and str(tmp_path) in str(e.value)
+
+
+def test_a_roboflow_export_loads_and_other_keys_are_one_warning(tmp_path):
+    """Roboflow writes data.yaml into the dataset folder with '../train/images' (yolov5's fallback
+    strips the '../'), plus nc, test and a roboflow block; unknown keys warn once, by file and name."""
+    import warnings
+
+    for split in ("train", "valid"):
+        (tmp_path / split / "images").mkdir(parents=True)
+    text = ("train: ../train/images\nval: ../valid/images\ntest: ../test/images\nnc: 2\nnames: ['a', 'b']\n"
+            "roboflow:\n  workspace: w\n  project: p\n  version: 1\n  license: CC BY 4.0\n  url: https://x\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cfg = load_data_config(write(tmp_path, text))
+    root = tmp_path.resolve()
+    assert cfg.train == [root / "train/images"] and cfg.val == [root / "valid/images"]
+    assert cfg.test == [root / "../test/images"]  # neither exists: the path as written, for the error
+    with pytest.warns(UserWarning) as record:
+        cfg = load_data_config(write(tmp_path, "train: a\nnames: [x]\nepochs: 3\nlicense: MIT\n"))
+    assert len(record) == 1 and cfg.names == ["x"]
+    assert str(record[0].message).startswith(f"{tmp_path / 'data.yaml'}: ignoring unknown key(s) epochs, license")
 
 
 def test_coco_split_and_missing_split_or_file(tmp_path):

@@ -42,6 +42,10 @@ BAD_LINES = [
     ("0 0.5 0.5 0.2 -0.1", "non-positive box size"),
     ("0 0.95 0.5 0.2 0.2", "outside the image"),
     ("0 0.5 -0.01 0.2 0.2", "outside the image"),
+    ("0 0.1 0.1 0.2 0.2 0.3 0.3 0.4", "expected 5 fields .* or a polygon"),
+    ("0 1.2 0.1 1.5 0.2 1.3 0.4", "polygon of 3 points has no area inside the image"),
+    ("0 0.1 0.5 0.3 0.5 0.2 0.5", "polygon of 3 points has no area"),
+    ("5 0.1 0.1 0.3 0.1 0.2 0.4", "class id 5 out of range"),
 ]
 
 
@@ -61,6 +65,21 @@ def test_overshoot_within_tolerance_is_kept_and_clipped():
     x2 = labels[:, 1] + labels[:, 3] / 2
     assert (x1 >= 0).all() and (x2 <= 1).all()
     np.testing.assert_allclose(x2[0], 0.2002, atol=1e-6)  # the right edge did not move
+
+
+def test_polygon_lines_become_their_bounding_boxes_clipped_to_the_image(tmp_path):
+    text = "1 0.1 0.2 0.5 0.1 0.3 0.6\n0 -0.1 0.2 0.4 0.2 0.4 1.3 0.2 0.5\n2 0.5 0.5 0.2 0.2\n"
+    labels, problems = parse_label_text(text, nc=3, name="a.txt")
+    assert not problems
+    np.testing.assert_allclose(labels, [[1, 0.3, 0.35, 0.4, 0.5], [0, 0.2, 0.6, 0.4, 0.8], [2, 0.5, 0.5, 0.2, 0.2]],
+                               atol=1e-6)
+    # through the dataset and its cache: a segment-format label file trains as boxes
+    write_rect_dataset(tmp_path, n=1)
+    (tmp_path / "labels" / "train" / "0000.txt").write_text(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = build_dataset(write_yaml(tmp_path, names=["a", "b", "c"]), "train", img_size=64)
+    np.testing.assert_allclose(ds.records[0].labels, labels)
 
 
 def test_dataset_warns_per_bad_line_keeps_the_image_and_its_good_labels(tmp_path):

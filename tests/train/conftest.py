@@ -14,7 +14,8 @@ def tiny_cfg(data, tmp_path, **kw):
     from detector.engine.train import TrainConfig
 
     base = dict(model="csppeleenet-efm-nano", data=str(data), epochs=3, batch_size=8, nbs=8, img_size=64,
-                workers=0, warmup_epochs=0.5, project=str(tmp_path / "runs"), mosaic=0.5, val_interval=1)
+                workers=0, warmup_epochs=0.5, project=str(tmp_path / "runs"), mosaic=0.5, val_interval=1,
+                plots=False)  # plotting costs seconds a run; test_run_outputs_and_checkpoint_contents draws them
     base.update(kw)
     return TrainConfig(**base)
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from detector.engine.results_log import COLUMNS
 from detector.engine.train import Trainer
 from detector.models.checkpoint import load_checkpoint
 from detector.models.loading import load_detector
@@ -72,15 +73,24 @@ def test_kill_and_resume_continues_the_uninterrupted_run(tiny_data, tmp_path, on
         del ckpt["train"]["project"]  # the one entry that differs: the two runs' folders
     assert_same(a, b)
     rows = (first.run_dir / "results.csv").read_text().splitlines()
-    assert len(rows) == 4 and rows[0].startswith("epoch,train/box")
+    assert len(rows) == 4 and rows[0].split(",") == COLUMNS
+    assert [r.split(",")[0] for r in rows[1:]] == ["1", "2", "3"]  # whole epochs, also after --resume
 
 
 def test_run_outputs_and_checkpoint_contents(tiny_data, tmp_path):
-    t = Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1))
+    t = Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1, plots=True))
     metrics = t.fit()
-    assert {"AP", "AP50", "AP75", "APs", "APm", "APl"} <= set(metrics)
-    for f in ["results.csv", "results.png", "PR_curve.png", "weights/last.pt", "weights/best.pt"]:
+    assert {"AP", "AP50", "AP75", "APs", "APm", "APl", "P", "R", "box_loss", "obj_loss",
+            "cls_loss"} <= set(metrics)
+    for f in ["results.csv", "results.png", "PR_curve.png", "labels.jpg", "train_batch0.jpg", "train_batch1.jpg",
+              "weights/last.pt", "weights/best.pt"]:
         assert (t.run_dir / f).is_file(), f
+    assert not (t.run_dir / "train_batch2.jpg").exists()  # 16 images: two batches in this one epoch
+    header, row = (t.run_dir / "results.csv").read_text().splitlines()
+    row = dict(zip(header.split(","), row.split(",")))
+    assert float(row["val/box_loss"]) == pytest.approx(metrics["box_loss"], rel=1e-4) and row["epoch"] == "1"
+    assert float(row["metrics/mAP_0.5"]) == pytest.approx(metrics["AP50"], abs=1e-5)
+    assert float(row["x/lr0"]) > 0 and float(row["metrics/recall"]) == pytest.approx(metrics["R"], abs=1e-5)
     ckpt = load_checkpoint(t.run_dir / "weights" / "last.pt")
     assert {"model", "ema", "optimizer", "epoch", "train", "rng", "names", "arch"} <= set(ckpt)
     assert ckpt["names"] == ["circle", "square", "triangle", "cross"]
@@ -154,10 +164,64 @@ def test_hyp_file_overrides_augmentation_and_rejects_unknown_keys(tiny_data, tmp
 
     from detector.cli import main
 
-    hyp.write_text("scale: 0.2\nlr0: 0.01\n")  # a yolov5 hyp file: lr0 is a flag here
+    hyp.write_text("scale: 0.2\nlr_0: 0.01\n")
     assert main(["train", "--data", str(tiny_data), "--hyp", str(hyp)]) == 2
     err = capsys.readouterr().err
-    assert "unknown key(s) ['lr0']" in err and str(hyp) in err
-    hyp.write_text("scale: -1\n")
-    assert main(["train", "--data", str(tiny_data), "--hyp", str(hyp)]) == 2
-    assert "scale" in capsys.readouterr().err
+    assert f"--hyp {hyp}: unknown key 'lr_0'" in err and len(err.strip().splitlines()) == 1
+    for text, message in [("scale: -1\n", "scale"), ("lr0: 0\n", "lr0: must be > 0"),
+                          ("momentum: fast\n", "momentum: \"'fast'\" is not a number"),
+                          ("box: 0.05\nbox_gain: 0.05\n", "'box' (yolov5's name) and 'box_gain'")]:
+        hyp.write_text(text)
+        assert main(["train", "--data", str(tiny_data), "--hyp", str(hyp)]) == 2
+        assert message in capsys.readouterr().err, text
+
+
+YOLOV5_SCRATCH_LOW = """lr0: 0.02  # initial learning rate (SGD=1E-2, Adam=1E-3)
+lrf: 0.05
+momentum: 0.9
+weight_decay: 0.0004
+warmup_epochs: 2.0
+warmup_momentum: 0.7
+warmup_bias_lr: 0.05
+box: 0.07  # box loss gain
+cls: 0.4
+cls_pw: 1.0
+obj: 0.8
+obj_pw: 1.0
+iou_t: 0.20
+anchor_t: 4.0
+# anchors: 3  # anchors per output layer (0 to ignore)
+fl_gamma: 0.0
+hsv_h: 0.02
+hsv_s: 0.7
+hsv_v: 0.4
+degrees: 0.0
+translate: 0.1
+scale: 0.5
+shear: 0.0
+perspective: 0.0
+flipud: 0.0
+fliplr: 0.5
+mosaic: 0.9
+mixup: 0.0
+copy_paste: 0.0
+"""
+
+
+def test_a_yolov5_hyp_file_sets_what_cspdet_does_and_names_the_rest_once(tiny_data, tmp_path):
+    from detector.cli import build_parser
+    from detector.cli.train import config_from_args
+    from detector.engine.train import augment_config
+
+    hyp = tmp_path / "hyp.scratch-low.yaml"
+    hyp.write_text(YOLOV5_SCRATCH_LOW)
+    args = build_parser().parse_args(["train", "--data", str(tiny_data), "--hyp", str(hyp), "--lrf", "0.1"])
+    with pytest.warns(UserWarning) as record:
+        cfg = config_from_args(args)
+    assert [str(w.message) for w in record] == [
+        f"--hyp {hyp}: yolov5 key(s) cls_pw, obj_pw, iou_t, anchor_t, fl_gamma, perspective, mixup, copy_paste "
+        "have no counterpart in cspdet and are ignored"]
+    assert (cfg.lr0, cfg.lrf, cfg.momentum, cfg.weight_decay) == (0.02, 0.1, 0.9, 0.0004)  # --lrf wins
+    assert (cfg.warmup_epochs, cfg.warmup_momentum, cfg.warmup_bias_lr) == (2.0, 0.7, 0.05)
+    assert (cfg.box, cfg.box_gain, cfg.cls_gain, cfg.obj_gain, cfg.mosaic) == ("ciou", 0.07, 0.4, 0.8, 0.9)
+    assert augment_config(cfg).hsv_h == 0.02

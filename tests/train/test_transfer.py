@@ -34,7 +34,7 @@ def shapes(root, classes, n_train, seed):
 def final_ap50(run_dir) -> float:
     """AP50 of the last epoch, from the run's own results.csv."""
     header, *rows = (run_dir / "results.csv").read_text().splitlines()
-    return float(dict(zip(header.split(","), rows[-1].split(",")))["AP50"])
+    return float(dict(zip(header.split(","), rows[-1].split(",")))["metrics/mAP_0.5"])
 
 
 def test_fine_tuning_from_darknet_weights_beats_training_from_scratch(tmp_path, capsys):
