@@ -1,12 +1,36 @@
 """OpenCV DNN backend (the paper's CPU runtime): an exported ONNX file, CUDA target when OpenCV has it."""
 from __future__ import annotations
 
+import re
+
 import cv2
 import numpy as np
 
 from ...devices import parse_device
 from .base import OnnxMeta, ensure_onnx
 from .protocol import BackendBase
+
+
+def read_onnx_net(path: str, precision: str | None = None):
+    """``cv2.dnn.readNetFromONNX(path)``, with a refusal as one ValueError line naming the file and
+    the node (OpenCV's own is a multi-line C++ trace, and its importer logs it to stderr as well).
+
+    What this OpenCV reads is found by trying: 4.14 runs cspdet's INT8 (QDQ) files but not every
+    QDQ graph (a DequantizeLinear of a 0-d tensor fails its axis check), and other versions differ.
+    """
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.dnn.readNetFromONNX(path)
+    except cv2.error as e:
+        node = re.search(r"Node \[(\w+)[^\]]*\]:\(onnx_node!([^)]*)\)", e.err or "")
+        check = re.findall(r"'([^']*)'\s*\n[> ]*where", e.err or "")
+        where = f" at its {node[1]} node {node[2]}" if node else ""
+        reason = f" ({check[0]} fails)" if check else f" ({' '.join((e.err or e.msg).split())[:200]})"
+        hint = "; run this INT8 file with --backend onnxruntime" if precision == "int8-qdq" else ""
+        raise ValueError(f"{path}: OpenCV {cv2.__version__} cannot read this model{where}{reason}{hint}") from None
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 class OpenCVBackend(BackendBase):
@@ -34,7 +58,7 @@ class OpenCVBackend(BackendBase):
             self.output_names = self.output_names[:1]
 
     def _read_net(self):
-        net = cv2.dnn.readNetFromONNX(self._path)
+        net = read_onnx_net(self._path, self.meta.meta.get("precision"))
         device = self._device
         gpus = parse_device(device)
         if gpus == "auto" and cv2.cuda.getCudaEnabledDeviceCount() > 0:
