@@ -1,12 +1,14 @@
 """``cspdet export``: a model -> one ONNX file for ONNX Runtime, OpenCV DNN, TensorRT or a Jetson."""
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
 from .argtypes import img_size, positive_int
 
 DEFAULT_OPSET = 12
+INT8_OPSET = 13  # per-channel DequantizeLinear (its ``axis``) needs opset 13
 MODEL_SUFFIXES = (".pt", ".yaml", ".yml", ".cfg", ".weights")
 
 
@@ -22,7 +24,7 @@ def add_parser(sub) -> None:
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, nargs="+", metavar="N",
                    help="input size N or H W (default: the model's)")
     p.add_argument("--opset", type=int, choices=[11, 12, 13], default=None,
-                   help=f"ONNX opset (default {DEFAULT_OPSET}; 11 with --target jetson)")
+                   help=f"ONNX opset (default {DEFAULT_OPSET}; 11 with --target jetson; 13 with --int8)")
     p.add_argument("--batch", type=positive_int, default=1, help="static batch size (default 1)")
     p.add_argument("--dynamic", action="store_true", help="free batch, height and width (ONNX Runtime only)")
     p.add_argument("--raw", action="store_true",
@@ -73,6 +75,10 @@ def check_options(args) -> int:
     if (args.int8 or args.half) and args.target == "jetson":
         raise CLIError("--target jetson exports FP32; TensorRT picks FP16 when the engine is built "
                        "(demos/jetson/build_engine.sh), and the TX2 has no fast INT8")
+    if args.int8:
+        if args.opset not in (None, INT8_OPSET):
+            raise CLIError(f"--int8 writes opset {INT8_OPSET} (per-channel DequantizeLinear); drop --opset {args.opset}")
+        return INT8_OPSET
     if args.target != "jetson":
         return args.opset or DEFAULT_OPSET
     from ..export.jetson import JETSON_OPSET
@@ -131,11 +137,11 @@ def _dims(dims) -> str:
     return "[" + ", ".join(str(d) if d is not None else "?" for d in dims) + "]"
 
 
-def summary(out: Path, source: str, opset: int, args) -> list[str]:
+def summary(out: Path, source: str, args) -> list[str]:
     """The lines printed after a successful export, read back from the written file."""
     import onnx
 
-    from ..export.graph import static_shapes
+    from ..export.graph import default_opset, static_shapes
 
     proto = onnx.load(str(out), load_external_data=False)
     g, shapes = proto.graph, static_shapes(proto)  # inferred: Darknet graphs declare symbolic outputs
@@ -144,7 +150,7 @@ def summary(out: Path, source: str, opset: int, args) -> list[str]:
     size = out.stat().st_size
     size_text = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
     lines = [f"wrote {out} ({size_text}) from {source}",
-             f"  opset {opset}; input {g.input[0].name} {_dims(shapes[g.input[0].name])} float32 RGB 0..1 letterboxed",
+             f"  opset {default_opset(proto, 1)}; input {g.input[0].name} {_dims(shapes[g.input[0].name])} float32 RGB 0..1 letterboxed",
              f"  output {outputs} ({fmt})",
              "  onnx.checker: passed"]
     if args.target == "jetson":
@@ -163,32 +169,51 @@ def run(args) -> int:
     source, cfg = model_source(args)
     opset = check_options(args)
     model = load_detector(source, cfg=cfg)
+    if not model.strides:
+        raise CLIError(f"{cfg or source}: no [yolo] layers, so not a detector (a classifier cfg?); "
+                       "cspdet export writes detectors")
     hw = img_size(args, getattr(model, "img_size", None) or 416)
     stride = max(model.strides)
     if hw[0] % stride or hw[1] % stride:
         raise CLIError(f"--img-size {hw[0]} {hw[1]}: each side must be a multiple of the model's stride {stride}")
     out = output_path(args, source, hw)
     if args.int8 or args.half:
-        write_reduced(model, out, hw, opset, args)
+        write_reduced(model, out, hw, opset, args, source)
     else:
         write_onnx(model, out, hw, opset, args)
-    print("\n".join(summary(out, source, opset, args)))
+    print("\n".join(summary(out, source, args)))
     return 0
 
 
-def write_reduced(model, out: Path, hw, opset: int, args) -> None:
+def write_reduced(model, out: Path, hw, opset: int, args, source: str) -> None:
     """FP32 export to a temp folder, then INT8 quantisation or FP16 conversion into ``out``."""
     import tempfile
 
+    from . import CLIError
     from ..export.quantize import convert_fp16, quantize_int8
     from ..io.files import atomic_output
 
     with tempfile.TemporaryDirectory() as d:
         fp32 = Path(d) / "fp32.onnx"
         write_onnx(model, fp32, hw, opset, args)
-        with atomic_output(out) as tmp:
-            if args.int8:
-                quantize_int8(fp32, tmp, args.calib, img_size=hw, n=args.calib_images)
-            else:
-                convert_fp16(fp32, tmp)
-    print(f"  {'INT8 (QDQ, calibrated on ' + str(args.calib) + ')' if args.int8 else 'FP16 weights'}")
+        with atomic_output(out) as tmp, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                if args.int8:
+                    quantize_int8(fp32, tmp, args.calib, img_size=hw, n=args.calib_images)
+                else:
+                    convert_fp16(fp32, tmp)
+            except ValueError as e:  # about the temp FP32 file: name the model instead
+                if not str(e).startswith(str(fp32)):
+                    raise
+                raise CLIError(f"{source} (--int8){str(e)[len(str(fp32)):]}") from None
+            finally:  # calibration's notes (few or unreadable images), as plain lines
+                for w in caught:
+                    print(f"cspdet export: warning: {w.message}", file=sys.stderr)
+    if args.int8:
+        from ..export import read_metadata
+
+        n = read_metadata(out).get("calibration_images")
+        print(f"  INT8 (QDQ), calibrated on {n} image(s) of {args.calib}; the decoder and the head's last convs float")
+    else:
+        print("  FP16 weights")

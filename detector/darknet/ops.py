@@ -57,6 +57,21 @@ class Shortcut(nn.Module):
         return self.act(x)
 
 
+class _PaddedMaxPool(torch.autograd.Function):
+    """Max pool after -inf padding (top, left, bottom, right) that exports as one ONNX MaxPool
+    with those ``pads``, not a Pad filled with -inf: INT8 calibration reads every tensor's range,
+    and a -inf in one gives infinite quantization scales."""
+
+    @staticmethod
+    def forward(ctx, x, size: int, stride: tuple, pads: tuple):
+        top, left, bottom, right = pads
+        return F.max_pool2d(F.pad(x, (left, right, top, bottom), value=float("-inf")), size, stride)
+
+    @staticmethod
+    def symbolic(g, x, size: int, stride: tuple, pads: tuple):
+        return g.op("MaxPool", x, kernel_shape_i=[size, size], strides_i=list(stride), pads_i=list(pads))
+
+
 class MaxPool(nn.Module):
     """Darknet max pooling: window ``size``, strides (x, y), ``padding`` total pad per axis.
 
@@ -75,6 +90,9 @@ class MaxPool(nn.Module):
         if lead == trail and lead <= self.size // 2:
             # Symmetric case: PyTorch's own -inf padding, and a plain MaxPool in ONNX exports.
             return F.max_pool2d(x, self.size, self.stride, lead)
+        if torch.onnx.is_in_onnx_export() and trail < self.size:
+            # Uneven (size 2: lead 0, trail 1); ONNX Runtime's MaxPool takes pads below the kernel size.
+            return _PaddedMaxPool.apply(x, self.size, self.stride, (lead, lead, trail, trail))
         x = F.pad(x, (lead, trail, lead, trail), value=float("-inf"))
         return F.max_pool2d(x, self.size, self.stride)
 

@@ -2,6 +2,7 @@
 and one-line errors. Models are exported at 64 px to stay fast."""
 import hashlib
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -143,10 +144,42 @@ def test_jetson_refusal_names_the_ops_and_keeps_the_old_file(tmp_path, monkeypat
     (["--weights", "csppeleenet-prn", "--batch", "0"], "argument --batch: must be at least 1"),
     (["--weights", "csppeleenet-prn", "--img-size", "16"], "must be between 32 and 8192, got 16"),
     (["--weights", "nope-config"], "nope-config"),
+    (["--weights", "csppeleenet-prn", "--int8", "--calib", ".", "--opset", "12"],
+     "--int8 writes opset 13 (per-channel DequantizeLinear); drop --opset 12"),
 ])
 def test_user_errors_are_one_line(args, message, capsys):
     assert main(["export", *args]) == 2
     assert message in one_line_error(capsys)
+
+
+def test_int8_with_an_infinite_activation_is_refused_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    """A size-2, stride-1 max pool traced the old way (a Pad of -inf): calibration meets -inf."""
+    from detector.darknet import ops
+
+    cfg = tmp_path / "pool.cfg"
+    cfg.write_text(TINY_CFG.replace("[convolutional]\nbatch_normalize=1\nfilters=16",
+                                    "[maxpool]\nsize=2\nstride=1\n\n[convolutional]\nbatch_normalize=1\nfilters=16"))
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    cv2.imwrite(str(calib / "0.jpg"), np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    argv = ["export", "--cfg", str(cfg), "--int8", "--calib", str(calib), "-o", str(tmp_path / "q.onnx")]
+    assert main(argv) == 0 and (tmp_path / "q.onnx").is_file()  # the pool as one MaxPool: fine
+    monkeypatch.delattr(ops._PaddedMaxPool, "symbolic")
+    capsys.readouterr()
+    assert main([*argv[:-1], str(tmp_path / "old.onnx")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()  # the warning about 1 image, then the error
+    assert len(lines) == 2 and lines[0].startswith("cspdet export: warning: calibrating on 1 image")
+    assert lines[1].startswith(f"cspdet export: error: {cfg} (--int8): INT8 calibration gave")
+    assert lines[1].endswith("no INT8 file written")
+    assert not (tmp_path / "old.onnx").exists()
+
+
+def test_a_classifier_cfg_is_refused_in_one_line(tmp_path, capsys):
+    cfg = tmp_path / "classifier.cfg"
+    cfg.write_text("[net]\nwidth=64\nheight=64\nchannels=3\n[convolutional]\nfilters=4\nsize=3\n"
+                   "activation=leaky\n[avgpool]\n[softmax]\n")
+    assert main(["export", "--cfg", str(cfg), "-o", str(tmp_path / "c.onnx")]) == 2
+    assert f"{cfg}: no [yolo] layers, so not a detector" in one_line_error(capsys)
 
 
 def test_output_folder_is_refused(tmp_path, capsys):
@@ -169,8 +202,13 @@ def test_int8_and_half_exports(tmp_path, capsys):
     q = tmp_path / "q.onnx"
     assert main(["export", "--weights", "csppeleenet-prn", "--img-size", "96", "--int8", "--calib", str(calib),
                  "-o", str(q)]) == 0
-    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
-    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    proto = onnx.load(str(q))
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {n.op_type for n in proto.graph.node}
+    captured = capsys.readouterr()
+    assert proto.opset_import[0].version == 13 and "opset 13;" in captured.out  # the file's own opset
+    warned = [line for line in captured.err.splitlines() if "warning" in line]
+    assert warned == [f"cspdet export: warning: calibrating on 4 image(s) of {calib}: with fewer than 32 the "
+                      "activation ranges may miss values that other images reach, costing accuracy"]
     h = tmp_path / "h.onnx"
     assert main(["export", "--weights", "csppeleenet-prn", "--img-size", "96", "--half", "-o", str(h)]) == 0
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in onnx.load(str(h)).graph.initializer)

@@ -23,6 +23,14 @@ PROB_TOL = {"rtol": 1e-4, "atol": 1e-4}
 RAW_TOL = {"rtol": 1e-4, "atol": 1e-4}
 
 
+def output_convs(model: nn.Module) -> list[nn.Conv2d]:
+    """The convs whose outputs are the raw maps: a YAML model's head, a Darknet cfg's convs
+    feeding its [yolo] layers."""
+    if hasattr(model, "head"):
+        return list(model.head.convs)
+    return [model.blocks[model.layers[y.index].sources[0]][0] for y in model.yolo]
+
+
 def randomize(model: nn.Module, x: torch.Tensor, seed: int, head_scale: float = 0.15) -> nn.Module:
     """Give every BatchNorm random, non-trivial running statistics and affine parameters, and
     the head zero-mean biases; returns ``model`` in eval mode.
@@ -54,7 +62,7 @@ def randomize(model: nn.Module, x: torch.Tensor, seed: int, head_scale: float = 
     hooks = [m.register_forward_pre_hook(calibrate) for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
         model(x)
-        for conv in model.head.convs:
+        for conv in output_convs(model):
             conv.weight.mul_(head_scale)
             conv.bias.copy_(0.1 * torch.randn(conv.bias.shape, generator=gen))
     for h in hooks:
@@ -112,3 +120,56 @@ def coco_images(n: int) -> list[np.ndarray]:
     if len(files) < n:
         pytest.skip(f"coco128 images not found under {root} (set CSPDET_SHARED to the folder holding data/)")
     return [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
+
+
+def spread_head(model: nn.Module, x: torch.Tensor, seed: int = 0) -> nn.Module:
+    """Scale the output convs of a freshly initialised ``model`` so that its logits on ``x``
+    [B, 3, H, W] have std ~1 around zero-mean biases (std 0.1); returns ``model`` in eval mode.
+
+    The default init shrinks activations layer by layer, so the raw logits are ~0.03 and every
+    score sits at 0.25: no ranking to compare. ``randomize``'s renormalised BNs give O(1)
+    activations instead, but a random net in that regime amplifies any perturbation with depth
+    (INT8 logits 10-50% off), which a trained net does not. This keeps the trunk as initialised
+    (perturbations neither grow nor vanish: INT8 logits ~4% off) and only spreads the scores.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    convs, stds = output_convs(model), {}
+    hooks = [c.register_forward_hook(lambda m, args, out: stds.__setitem__(m, out.std())) for c in convs]
+    model.eval()
+    with torch.no_grad():
+        for conv in convs:
+            conv.bias.zero_()
+        model(x)  # the conv outputs, not the maps: some Darknet heads end in a logistic
+        for conv in convs:
+            conv.weight.div_(stds[conv])
+            conv.bias.copy_(0.1 * torch.randn(conv.bias.shape, generator=gen))
+    for h in hooks:
+        h.remove()
+    return model
+
+
+def logit_error(ref: np.ndarray, out: np.ndarray) -> float:
+    """||logit(out) - logit(ref)|| / ||logit(ref)|| over the objectness and class columns of
+    decoded rows [B, N, 5 + nc]: the relative error of those raw maps, read back through the
+    decoder's sigmoid."""
+    def logit(p):
+        p = np.clip(p.astype(np.float64), 1e-6, 1 - 1e-6)
+        return np.log(p / (1 - p))
+
+    a, b = logit(ref[..., 4:]), logit(out[..., 4:])
+    return float(np.linalg.norm(b - a) / np.linalg.norm(a))
+
+
+def matched_detections(ref: np.ndarray, out: np.ndarray, conf: float, k: int = 100) -> tuple[float, float, int]:
+    """(share of ``ref``'s top ``k`` detections after NMS at ``conf`` that ``out`` also finds
+    with the same class at IoU >= 0.5, median |score difference| of those pairs, how many) for
+    one image's decoded rows [N, 5 + nc] each."""
+    from detector.geometry import box_iou, postprocess
+
+    a, b = postprocess(ref[None], conf_thres=conf, max_det=k)[0], postprocess(out[None], conf_thres=conf)[0]
+    errors = []
+    for box, cls, score in zip(a.boxes, a.class_ids, a.scores):
+        same = (box_iou(box[None], b.boxes)[0] >= 0.5) & (b.class_ids == cls) if len(b.scores) else []
+        if np.any(same):
+            errors.append(float(np.abs(b.scores[same] - score).min()))
+    return len(errors) / max(len(a.scores), 1), float(np.median(errors)) if errors else float("nan"), len(a.scores)

@@ -4,12 +4,15 @@ import onnx
 import pytest
 import torch
 
+from onnx import TensorProto, helper, numpy_helper
+
 from detector.export import convert_fp16, export_onnx, quantize_int8, read_metadata
-from detector.export.quantize import decoder_nodes
+from detector.export.quantize import MIN_CALIBRATION, check_scales, decoder_nodes, head_convs
 from detector.models import build_model
 from detector.runtime.backends.ort_backend import ORTBackend
 from detector.geometry.letterbox import preprocess
-from detector.geometry import box_iou, postprocess
+
+from .helpers import matched_detections
 
 ort = pytest.importorskip("onnxruntime")
 SIZE = 128
@@ -60,16 +63,17 @@ def ops(path):
 
 
 def matched(ref, out, conf=0.3) -> float:
-    """Share of the reference's detections that the other output finds too (same class, IoU > 0.5)."""
-    a, b = postprocess(ref, conf_thres=conf)[0], postprocess(out, conf_thres=conf)[0]
-    assert len(a.scores) >= 5  # enough boxes for the share to mean something
-    hits = sum(bool(((box_iou(box[None], b.boxes)[0] > 0.5) & (b.class_ids == c)).any()) for box, c in zip(a.boxes, a.class_ids))
-    return hits / len(a.scores)
+    """Share of the reference's detections that the other output finds too (same class, IoU >= 0.5)."""
+    share, _, n = matched_detections(ref[0], out[0], conf, k=300)
+    assert n >= 5  # enough boxes for the share to mean something
+    return share
 
 
 def test_int8_has_qdq_nodes_keeps_metadata_and_agrees(fp32, calib, blob, tmp_path):
-    out = quantize_int8(fp32, tmp_path / "int8.onnx", calib, n=4)
+    with pytest.warns(UserWarning, match=f"calibrating on 4 image.*fewer than {MIN_CALIBRATION}"):
+        out = quantize_int8(fp32, tmp_path / "int8.onnx", calib, n=4)
     kinds = ops(out)
+    assert onnx.load(str(out)).opset_import[0].version == 13  # converted up from 12: per-channel DQ
     assert kinds.count("QuantizeLinear") > 20 and kinds.count("DequantizeLinear") > 20
     meta = read_metadata(out)
     assert meta["strides"] == read_metadata(fp32)["strides"] and meta["precision"] == "int8-qdq"
@@ -88,6 +92,67 @@ def test_int8_keeps_the_decoder_float(fp32):
     assert names and not any(n.op_type == "Conv" for n in graph.node if n.name in names)
     last = graph.node[-1]
     assert last.output[0] == "output" and last.name in names
+
+
+@pytest.mark.filterwarnings("ignore:calibrating on")
+def test_int8_keeps_the_heads_last_convs_float_unless_asked(fp32, calib, tmp_path):
+    names = head_convs(onnx.load(str(fp32)).graph)
+    assert len(names) == 2  # csppeleenet-prn: two levels
+
+    def float_convs(path):
+        graph = onnx.load(str(path)).graph
+        weights = {t.name for t in graph.initializer if t.data_type == TensorProto.FLOAT}
+        return {n.name for n in graph.node if n.op_type == "Conv" and n.input[1] in weights}
+
+    assert float_convs(quantize_int8(fp32, tmp_path / "a.onnx", calib, n=4)) == set(names)
+    assert float_convs(quantize_int8(fp32, tmp_path / "b.onnx", calib, n=4, float_head=False)) == set()
+
+
+def qdq_graph(scale: float, scalar: bool = False):
+    """images [1, 3, 4, 4] + DequantizeLinear(weights [3] or a 0-d tensor, ``scale``)."""
+    shape = () if scalar else (3,)
+    inits = [numpy_helper.from_array(np.full(shape, 7, np.uint8), "w_quantized"),
+             numpy_helper.from_array(np.array(scale, np.float32), "w_scale"),
+             numpy_helper.from_array(np.array(3, np.uint8), "w_zero_point")]
+    nodes = [helper.make_node("DequantizeLinear", ["w_quantized", "w_scale", "w_zero_point"], ["w"], name="dq"),
+             helper.make_node("Reshape" if not scalar else "Identity", ["w", "shape"] if not scalar else ["w"], ["c"]),
+             helper.make_node("Add", ["images", "c"], ["output"])]
+    if not scalar:
+        inits.append(numpy_helper.from_array(np.array([1, 3, 1, 1], np.int64), "shape"))
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 4, 4]) for n in ("images", "output")]
+    return helper.make_model(helper.make_graph(nodes, "qdq", io[:1], io[1:], inits),
+                             opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("scale,shown", [(float("inf"), "inf"), (float("nan"), "nan"), (0.0, "0"),
+                                         (1e-40, "9.99995e-41"), (1e5, "100000")])
+def test_an_unusable_scale_is_refused_naming_the_tensor(scale, shown):
+    with pytest.raises(ValueError, match=rf"^m\.onnx: INT8 calibration gave 1 tensor\(s\) an unusable scale, "
+                                         rf"first 'w': {shown} \("):
+        check_scales(qdq_graph(scale), "m.onnx")
+    check_scales(qdq_graph(0.02), "m.onnx")  # an ordinary scale passes
+
+
+def test_opencv_refusal_is_one_line(tmp_path):
+    """OpenCV 4.x rejects a DequantizeLinear of a 0-d tensor (its axis check); the backend says
+    so in one line with the node, whatever OpenCV logs."""
+    import cv2
+
+    from detector.runtime.backends.opencv_backend import read_onnx
+
+    path = tmp_path / "scalar.onnx"
+    onnx.save(qdq_graph(0.5, scalar=True), str(path))
+    x = np.zeros((1, 3, 4, 4), np.float32)
+    np.testing.assert_allclose(run(path, x), x + 2.0)  # a valid graph: (7 - 3) * 0.5
+    try:
+        net = read_onnx(str(path), precision="int8-qdq")
+    except ValueError as e:
+        text = str(e)
+        assert text.startswith(f"{path}: OpenCV {cv2.__version__} cannot read this model at its DequantizeLinear "
+                               "node dq") and text.endswith("--backend onnxruntime") and "\n" not in text
+    else:  # a later OpenCV reads it: then it must compute it
+        net.setInput(x)
+        np.testing.assert_allclose(net.forward(), x + 2.0)
 
 
 def test_int8_refuses_an_empty_calibration_folder(fp32, tmp_path):
