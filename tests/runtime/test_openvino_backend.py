@@ -126,7 +126,9 @@ def test_an_int8_qdq_export_runs_its_convolutions_in_int8(tmp_path, capsys):
     ovb, ort = load_backend(q, "openvino"), load_backend(q)
     convs = [op.get_rt_info()["runtimePrecision"].astype(str) for op in ovb.compiled.get_runtime_model().get_ops()
              if op.get_rt_info()["layerType"].astype(str) == "Convolution"]
-    assert convs and set(convs) <= {"u8", "i8"}, convs  # quantised kernels, not dequantised FP32
+    # quantised kernels, not dequantised FP32, but for the head's last conv per level, kept in float
+    floats = [c for c in convs if c not in {"u8", "i8"}]
+    assert len(floats) == len(ort.spec.strides) and len(convs) > 10 * len(floats), convs
     blob = preprocess(pictures(1, seed=4), (96, 96))[0]
     out, ref = ovb(blob), ort(blob)
     live = ref[..., 4] > 0.3
