@@ -314,7 +314,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         for i, (images, targets, metas) in enumerate(bar):
             step = self.epoch * nb + i
-            if self.main and cfg.plots and step < 3:  # the first batches as the model sees them (yolov5)
+            if self.main and cfg.plots and step < 3 and self.run_dir is not None:  # as the model sees them (yolov5)
                 plot_batch(images, targets, [m.path for m in metas], self.names,
                            self.run_dir / f"train_batch{step}.jpg")
             lr = set_lr(self.optimizer, step, total_steps, warmup, lr0=cfg.lr0, schedule=cfg.schedule, lrf=cfg.lrf,

@@ -15,7 +15,8 @@ on 4 coco128 images and run on 4 others. Per image, with the bounds for light mo
 Deeper nets add more rounding: the heavy ones have 100-170 quantized convs against 13-60.
 OpenCV DNN either runs the INT8 file within the same bounds of ONNX Runtime's INT8 output, or
 refuses it in one line. Cost on 2 cores: 3-10 s per light model; 20-40 s per heavy one, so of those
-only YOLOv4 runs by default and the others with CSPDET_INT8_ALL=1.
+only YOLOv4 runs by default and the others under CI=true (where every model must pass) or with
+CSPDET_INT8_ALL=1.
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ DETECTOR_CFGS = ["csdarknet53-panet-spp.cfg", "csresnext50-panet-spp.cfg", "yolo
 HEAVY = {"yolov4.cfg", "csdarknet53-panet-spp.cfg", "csresnext50-panet-spp.cfg", "yolov4-csp.cfg",
          "cspdarknet53-efm.yaml", "cspdarknet53-panet-spp.yaml", "cspresnext50-panet-spp.yaml", "darknet53-fpn.yaml"}
 ALWAYS = {"yolov4.cfg"}
-ALL = os.environ.get("CSPDET_INT8_ALL") == "1"
+ALL = os.environ.get("CSPDET_INT8_ALL") == "1" or os.environ.get("CI") == "true"
 
 
 def detector_cfgs() -> list[str]:
@@ -57,7 +58,7 @@ def detector_cfgs() -> list[str]:
 
 def models() -> list:
     names = detector_cfgs() + sorted(p.name for p in (REPO / "configs" / "models").glob("*.yaml"))
-    skip = pytest.mark.skipif(not ALL, reason="a 29-65 M-parameter model (20-40 s); run with CSPDET_INT8_ALL=1")
+    skip = pytest.mark.skipif(not ALL, reason="a 29-65 M-parameter model (20-40 s); run with CSPDET_INT8_ALL=1 (CI runs it)")
     return [pytest.param(n, marks=skip) if n in HEAVY - ALWAYS else n for n in names]
 
 

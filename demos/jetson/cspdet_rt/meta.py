@@ -13,8 +13,8 @@ import os
 
 # Keys whose values are JSON text in the ONNX file; the same tuple as JSON_KEYS in the package's
 # detector/export/onnx.py (tests/jetson keeps the two equal).
-JSON_KEYS = ("names", "strides", "anchors", "scale_x_y", "num_classes", "new_coords", "img_size", "letterbox",
-             "config", "output_names", "dynamic", "batch")
+JSON_KEYS = ("names", "category_ids", "strides", "anchors", "scale_x_y", "num_classes", "new_coords", "img_size",
+             "letterbox", "config", "output_names", "dynamic", "batch")
 # Field numbers in onnx.proto: ModelProto.metadata_props = 14, StringStringEntryProto.key = 1, value = 2.
 METADATA_PROPS, ENTRY_KEY, ENTRY_VALUE = 14, 1, 2
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
