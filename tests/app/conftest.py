@@ -1,10 +1,9 @@
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from detector.export import export_onnx
-from detector.models import build_model
+from tests.models_helpers import seeded_prn
 
 
 def scene(seed: int, h: int = 240, w: int = 320) -> np.ndarray:
@@ -20,18 +19,7 @@ def scene(seed: int, h: int = 240, w: int = 320) -> np.ndarray:
 @pytest.fixture(scope="session")
 def tiny_model():
     """A seeded csppeleenet-prn (the smallest config) with non-trivial BN statistics."""
-    torch.manual_seed(0)
-    model = build_model("csppeleenet-prn").eval()
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1, generator=g)
-            m.running_var.uniform_(0.5, 1.5, generator=g)
-    with torch.no_grad():  # drop the training prior (scores ~1e-5) so scores spread around 0.25
-        for conv in model.head.convs:
-            conv.bias.zero_()
-            conv.weight.mul_(4)
-    return model
+    return seeded_prn()
 
 
 @pytest.fixture(scope="session")

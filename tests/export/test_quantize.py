@@ -2,15 +2,14 @@
 import numpy as np
 import onnx
 import pytest
-import torch
 
 from onnx import TensorProto, helper, numpy_helper
 
 from detector.export import convert_fp16, export_onnx, quantize_int8, read_metadata
 from detector.export.quantize import MIN_CALIBRATION, check_scales, decoder_nodes, head_convs
-from detector.models import build_model
-from detector.runtime.backends.ort_backend import ORTBackend
+from tests.models_helpers import seeded_prn
 from detector.geometry.letterbox import preprocess
+from detector.runtime.backends.ort_backend import ORTBackend
 
 from .helpers import matched_detections
 
@@ -22,17 +21,7 @@ SIZE = 128
 def fp32(tmp_path_factory):
     """A seeded csppeleenet-prn whose scores spread around the threshold (random BN statistics,
     head without the training prior), exported at 128."""
-    torch.manual_seed(0)
-    model = build_model("csppeleenet-prn").eval()
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1, generator=g)
-            m.running_var.uniform_(0.5, 1.5, generator=g)
-    with torch.no_grad():
-        for conv in model.head.convs:
-            conv.bias.zero_()
-            conv.weight.mul_(4)
+    model = seeded_prn()
     return export_onnx(model, tmp_path_factory.mktemp("q") / "fp32.onnx", img_size=SIZE)
 
 
