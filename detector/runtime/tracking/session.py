@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ...io.files import write_bytes
 from ..results import Results
 from .bytetrack import ByteTracker
 from .draw import Trails
@@ -82,7 +83,6 @@ class TrackSession:
         if self.mot is not None:
             self.mot.close()
             self.mot = None
-            self.summary_path.write_text(SUMMARY_HEADER + "".join(f"{','.join(map(str, r))}\n" for r in rows),
-                                         encoding="utf-8")
+            write_bytes(self.summary_path, (SUMMARY_HEADER + "".join(f"{','.join(map(str, r))}\n" for r in rows)).encode())
         where = f": {self.mot_path} and {self.summary_path.name}" if self.mot_path else ""
         return f"{len(rows)} tracks of {self.min_len}+ frames{where}"
