@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..geometry.boxes import xywh2xyxy
+
 MAX_SIDE = 1920      # a batch mosaic is at most this wide, as in yolov5
 MIN_TILE = 256       # small training images are drawn larger, so their boxes and names can be read
 MAX_TILES = 16
@@ -79,9 +81,9 @@ def box_outlines(labels: np.ndarray, side: int = 1000) -> np.ndarray:
     import cv2
 
     img = np.full((side, side, 3), 255, np.uint8)
-    for c, _, _, w, h in labels:
-        x1, y1, x2, y2 = (round(v * side) for v in (0.5 - w / 2, 0.5 - h / 2, 0.5 + w / 2, 0.5 + h / 2))
-        cv2.rectangle(img, (x1, y1), (x2, y2), bgr(int(c))[::-1], 1)
+    centred = np.concatenate([np.full((len(labels), 2), 0.5), labels[:, 3:5]], 1)
+    for c, (x1, y1, x2, y2) in zip(labels[:, 0].astype(int), (xywh2xyxy(centred) * side).round().astype(int)):
+        cv2.rectangle(img, (x1, y1), (x2, y2), bgr(c)[::-1], 1)
     return img
 
 
@@ -118,10 +120,10 @@ def plot_batch(images, targets, paths: Sequence[str], names: Sequence[str], path
     for i in range(min(len(images), MAX_TILES)):
         y0, x0 = (i // cols) * h, (i % cols) * w
         cv2.rectangle(mosaic, (x0, y0), (x0 + w - 1, y0 + h - 1), (255, 255, 255), 2)
-        for _, c, cx, cy, bw, bh in targets[targets[:, 0] == i]:
-            box = np.array([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2]) * [w, h, w, h] + [x0, y0, x0, y0]
-            name = names[int(c)] if 0 <= c < len(names) else str(int(c))
-            _label(mosaic, box.round().astype(int), name, bgr(int(c)))
+        mine = targets[targets[:, 0] == i]
+        boxes = xywh2xyxy(mine[:, 2:6]) * [w, h, w, h] + [x0, y0, x0, y0]
+        for c, box in zip(mine[:, 1].astype(int), boxes.round().astype(int)):
+            _label(mosaic, box, names[c] if 0 <= c < len(names) else str(c), bgr(c))
         _text(mosaic, Path(paths[i]).name[:40], (x0 + 3, y0 + 3), (0, 0, 0), (220, 220, 220))
     cv2.imwrite(str(path), mosaic, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return Path(path)
