@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...geometry.boxes import xywh2xyxy, xyxy2xywh
+
 _POS, _VEL = 1 / 20, 1 / 160  # ByteTrack's std weights, relative to the box height
 _F = np.eye(8)
 _F[:4, 4:] = np.eye(4)  # x += v each frame
@@ -15,15 +17,18 @@ _H = np.eye(4, 8)
 
 
 def xyxy_to_xyah(b: np.ndarray) -> np.ndarray:
-    """[N, 4] xyxy -> [N, 4] (cx, cy, w / h, h)."""
-    w, h = b[:, 2] - b[:, 0], np.maximum(b[:, 3] - b[:, 1], 1e-6)
-    return np.stack([b[:, 0] + w / 2, b[:, 1] + h / 2, w / h, h], 1)
+    """[N, 4] xyxy -> [N, 4] (cx, cy, w / h, h), the Kalman filter's state form."""
+    xyah = xyxy2xywh(np.asarray(b, np.float64))
+    xyah[:, 3] = np.maximum(xyah[:, 3], 1e-6)
+    xyah[:, 2] /= xyah[:, 3]
+    return xyah
 
 
 def xyah_to_xyxy(m: np.ndarray) -> np.ndarray:
     """[N, >=4] (cx, cy, a, h, ...) -> [N, 4] xyxy."""
-    w, h = m[:, 2] * m[:, 3], m[:, 3]
-    return np.stack([m[:, 0] - w / 2, m[:, 1] - h / 2, m[:, 0] + w / 2, m[:, 1] + h / 2], 1)
+    xywh = np.array(m[:, :4], np.float64)
+    xywh[:, 2] *= xywh[:, 3]
+    return xywh2xyxy(xywh)
 
 
 def _std(h: np.ndarray, pos: float, vel: float) -> np.ndarray:
