@@ -1,3 +1,3 @@
-from detector.cli import main
+from detector.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -97,46 +97,58 @@ def detect_loop(det, src, sink, source: str, args, session=None):
     from tqdm import tqdm
 
     from ..runtime.pipeline import Worker, detect_stream
+    from . import polled_signals
 
-    writer, stats, video, stopped = Worker(), Stats(), src.kind != "images", None
-    t_start, fps_ema = time.perf_counter(), 0.0
-    bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}",
-               unit="image" if src.kind == "images" else "frame")
-    items = detect_stream(det, src, streams=args.streams)
-    if session is not None:
-        items = session.wrap(items, args.vid_stride if video else 1)
-    try:
-        for item in items:
-            bar.update(1)
-            frame, res = item.frame, item.result
-            if res is None:
-                stats.skipped += 1
-                tqdm.write(f"skipped: {frame.error}", file=sys.stderr)
-                continue
-            stats.items += 1
-            stats.dets += len(res)
-            stats.pre, stats.inf, stats.post = stats.pre + item.pre_ms, stats.inf + item.inference_ms, stats.post + item.post_ms
-            if not video and len(src) <= 20:  # a per-image line helps on small runs, floods big ones
-                tqdm.write(f"{frame.name}: {res.summary()} ({item.inference_ms:.1f} ms)")
-            if args.show:
-                rate = 1e3 / max(item.pre_ms + item.inference_ms + item.post_ms, 1e-3)
-                fps_ema = 0.9 * fps_ema + 0.1 * rate if fps_ema else rate
-                if not show(res, fps_ema, args):
-                    break
-            if sink is not None:
-                writer.submit(lambda f=frame, r=res: sink.write(
-                    f, r, None if args.nosave else r.plot(f.image, args.line_width, not args.hide_labels), video))
-    except KeyboardInterrupt as e:
-        stopped = e
-    finally:
-        bar.close()
+    with polled_signals() as signals:
+        def cancelled() -> bool:
+            return signals is not None and signals.received is not None
+
+        writer, stats, video, stopped = Worker(), Stats(), src.kind != "images", None
+        t_start, fps_ema = time.perf_counter(), 0.0
+        bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}",
+                   unit="image" if src.kind == "images" else "frame")
+        items = detect_stream(det, src, streams=args.streams, cancel=cancelled)
+        if session is not None:
+            items = session.wrap(items, args.vid_stride if video else 1)
         try:
-            writer.close()
+            for item in items:
+                if cancelled():
+                    break
+                bar.update(1)
+                frame, res = item.frame, item.result
+                if res is None:
+                    stats.skipped += 1
+                    tqdm.write(f"skipped: {frame.error}", file=sys.stderr)
+                    continue
+                stats.items += 1
+                stats.dets += len(res)
+                stats.pre, stats.inf, stats.post = (stats.pre + item.pre_ms, stats.inf + item.inference_ms,
+                                                    stats.post + item.post_ms)
+                if not video and len(src) <= 20:  # a per-image line helps on small runs, floods big ones
+                    tqdm.write(f"{frame.name}: {res.summary()} ({item.inference_ms:.1f} ms)")
+                if args.show:
+                    rate = 1e3 / max(item.pre_ms + item.inference_ms + item.post_ms, 1e-3)
+                    fps_ema = 0.9 * fps_ema + 0.1 * rate if fps_ema else rate
+                    if not show(res, fps_ema, args):
+                        break
+                if sink is not None:
+                    writer.submit(lambda f=frame, r=res: sink.write(
+                        f, r, None if args.nosave else r.plot(f.image, args.line_width, not args.hide_labels), video))
+        except KeyboardInterrupt as e:  # called from Python, outside ``cspdet``: signals raise there
+            stopped = e
         finally:
-            if session is not None:
-                tqdm.write(session.close())
-            if sink is not None:
-                sink.close()
+            if hasattr(items, "close"):
+                items.close()  # stop the reader now, not when the generator is collected
+            bar.close()
+            try:
+                writer.close()
+            finally:
+                if session is not None:
+                    tqdm.write(session.close())
+                if sink is not None:
+                    sink.close()
+        if stopped is None and signals is not None:
+            stopped = signals.received
     return stats, time.perf_counter() - t_start, stopped
 
 

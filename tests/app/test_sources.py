@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 
@@ -61,6 +62,22 @@ def test_prefetch_overlaps_and_reraises():
         return i
     with pytest.raises(ValueError, match="bad item 2"):
         list(prefetch(range(5), boom))
+
+
+def test_prefetch_ends_once_cancelled_though_its_source_never_does():
+    def endless():  # a live stream: a frame every 0.2 s, forever
+        i = 0
+        while True:
+            time.sleep(0.2)
+            yield i
+            i += 1
+    cancelled = threading.Event()
+    it = prefetch(endless(), lambda i: i, cancel=cancelled.is_set)
+    assert next(it) == 0
+    cancelled.set()
+    t = time.monotonic()
+    assert list(it) == []
+    assert time.monotonic() - t < 2
 
 
 def test_image_source_len(image_dir):

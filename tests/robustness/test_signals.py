@@ -20,19 +20,22 @@ def long_video(tmp_path_factory):
 
 
 class Run:
-    """A CLI subprocess whose stderr is read as it comes, to know when its frame loop started."""
+    """A CLI subprocess whose stdout and stderr are read as they come (stderr tells when its frame
+    loop started), so no wait on it can block past its timeout."""
 
     def __init__(self, *args):
         self.proc = subprocess.Popen([sys.executable, "-m", "detector", *map(str, args)], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
-        self.err, self.looping = [], threading.Event()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        self.out, self.err, self.looping = [], [], threading.Event()
+        self.readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+                        threading.Thread(target=self._read, args=(self.proc.stderr, self.err, True), daemon=True)]
+        for t in self.readers:
+            t.start()
 
-    def _read(self):
-        for chunk in iter(lambda: self.proc.stderr.read(64), ""):
-            self.err.append(chunk)
-            if "frame/s" in chunk or "frame]" in chunk:
+    def _read(self, stream, into, watch=False):
+        for chunk in iter(lambda: stream.read(64), ""):
+            into.append(chunk)
+            if watch and ("frame/s" in chunk or "frame]" in chunk):
                 self.looping.set()
 
     def stop(self, sig, delay: float):
@@ -42,14 +45,15 @@ class Run:
         sent = time.monotonic()
         self.proc.send_signal(sig)
         try:
-            out = self.proc.stdout.read()
             self.proc.wait(timeout=GRACE_S + 10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError(f"no exit {GRACE_S + 10} s after signal {sig}") from None
+            self.proc.wait()
+            raise AssertionError(f"no exit {GRACE_S + 10} s after signal {sig}: {''.join(self.err)[-800:]}") from None
         took = time.monotonic() - sent
-        self.reader.join(5)
-        return took, out, "".join(self.err)
+        for t in self.readers:
+            t.join(5)
+        return took, "".join(self.out), "".join(self.err)
 
 
 def check_exit(run, took, err, sig):
@@ -103,10 +107,40 @@ def test_train_val_and_bench_stop_on_ctrl_c_sent_to_the_whole_process_group(tmp_
         assert proc.poll() is None, f"{name} ended before the signal"
         sent = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise AssertionError(f"{name} did not exit 30 s after Ctrl-C") from None
         took = time.monotonic() - sent
         assert "Traceback" not in err, (name, err)
         assert proc.returncode == 130 and took < GRACE_S, (name, proc.returncode, took)
         assert f"cspdet {name}: interrupted" in err
         if name == "train" and "interrupted in epoch" in out:
             assert "--resume" in out or "nothing to resume" in out
+
+
+def test_inside_the_frame_loop_a_signal_is_recorded_not_raised():
+    """A KeyboardInterrupt raised inside Queue.put/get can leave the writer waiting forever for
+    its end marker; the loop polls ``received`` instead."""
+    from detector.cli import Signals, polled_signals
+
+    with Signals() as s:
+        s.imported()
+        with polled_signals() as polled:
+            assert polled is s
+            signal.raise_signal(signal.SIGTERM)
+            assert s.polling and type(s.received).__name__ == "Terminated"
+        with pytest.raises(KeyboardInterrupt):  # outside the loop a signal raises, as before
+            signal.raise_signal(signal.SIGINT)
+    with polled_signals() as none:  # no command running: nothing to poll, Ctrl-C raises
+        assert none is None
+
+
+def test_a_second_ctrl_c_in_the_frame_loop_ends_at_once():
+    code = ("import signal, time\nfrom detector.cli import Signals\n"
+            "with Signals('cspdet detect') as s:\n s.imported()\n with s.polled():\n"
+            "  signal.raise_signal(signal.SIGINT)\n  signal.raise_signal(signal.SIGINT)\n  time.sleep(30)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130 and "cspdet detect: interrupted again" in r.stderr, (r.returncode, r.stderr)
