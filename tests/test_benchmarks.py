@@ -26,13 +26,24 @@ def test_bench_table_quick_prints_every_target(tmp_path, capsys):
     import cv2
 
     assert f"| OpenCV {cv2.__version__} DNN (" in text  # the baselines' runtime names the OpenCV and its path
-    for target in ("(a) EFM(SAM)-CSPPeleeNet-320", "(a, INT8 QDQ)", "(b) achieved", "(c) video end-to-end (2 streams)",
-                   "(d) CSPPeleeNet / PeleeNet", "(d) CSPDarknet53 / Darknet53"):
+    assert "## Precision x backend" in text and "Measured in blocks of 8 calls, the first dropped" in text
+    for target in ("best f32 backend", "best reduced precision with |AP50 change| <= 0.01",
+                   "YOLOv4-tiny-416 in cspdet", "achieved / single-conv", "video end-to-end (2 streams)",
+                   "CSPPeleeNet / PeleeNet", "CSPDarknet53 / Darknet53"):
         assert target in text, target
     report = json.loads(out_json.read_text())
     models = {r["model"] for r in report["rows"]}
-    assert {"csppeleenet-efm-sam", "csppeleenet-efm-sam-int8", "darknet:yolov3-tiny@416"} <= models
-    assert {"onnxruntime", "onnxruntime-spin"} <= {r["backend"] for r in report["rows"]}
+    assert {"csppeleenet-efm-sam", "csppeleenet-efm-sam-f16", "csppeleenet-efm-sam-int8", "darknet:yolov3-tiny@416",
+            "darknet:yolov4-tiny@416", "cspdet:yolov4-tiny@416"} <= models
+    assert {"onnxruntime", "onnxruntime-spin", "torch-half"} <= {r["backend"] for r in report["rows"]}
+    precisions = {(p["backend"], p["precision"]): p for p in report["precisions"]}
+    assert len(precisions) == 12 and "reason" in precisions["torch", "INT8"]  # 4 backends x f32, half, INT8
+    for (backend, precision), p in precisions.items():  # every row measured, or says why not
+        assert "fps" in p or p.get("reason"), (backend, precision, p)
+    int8 = precisions["onnxruntime", "INT8"]
+    assert abs(int8["ap50_change"]) < 0.2 and 0 < int8["ap50"] <= 1  # measured on the shapes model (16 images)
+    boxes = report["yolov4_tiny_boxes"]
+    assert boxes["same"] and boxes["boxes"] > 50, boxes  # cspdet's YOLOv4-tiny gives the importer's boxes
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

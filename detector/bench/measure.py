@@ -3,6 +3,7 @@ stage on real-sized images, next to each backend's single-conv roofline."""
 from __future__ import annotations
 
 import gc
+import random
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,11 @@ class BenchConfig:
     video_frames: int = 100
     video_streams: int = 1
     conf_thres: float = 0.25
+    backends_for: dict[str, list[str]] = field(default_factory=dict)
+    """A model label -> the backends it runs on, instead of ``backends``."""
+    block: int = 0
+    """0: each combination's runs back to back. N > 1: every combination timed in turn, N calls at
+    a time with the first dropped, in a new shuffled order each round (see ``measure_blocks``)."""
 
 
 @dataclass
@@ -109,25 +115,32 @@ def synthetic_frame(hw: tuple[int, int] = (720, 1280), seed: int = 0) -> np.ndar
     return synthetic_image(np.random.default_rng(seed), hw, DEFAULT_CLASSES, (3, 6))[0]
 
 
+def time_once(runner, images: list[np.ndarray]) -> tuple[dict[str, float], int]:
+    """One pass: ({pre, inference, post, total: ms per image}, detections)."""
+    n = len(images)
+    t0 = time.perf_counter()
+    blob, infos = runner.preprocess(images)
+    t1 = time.perf_counter()
+    out = runner.infer(blob)
+    t2 = time.perf_counter()
+    count = runner.postprocess(out, infos, images)
+    t3 = time.perf_counter()
+    return {"pre": (t1 - t0) * 1e3 / n, "inference": (t2 - t1) * 1e3 / n, "post": (t3 - t2) * 1e3 / n,
+            "total": (t3 - t0) * 1e3 / n}, count
+
+
 def time_pipeline(runner, images: list[np.ndarray], runs: int, warmup: int,
                   tick: Callable[[], None] | None = None) -> tuple[dict[str, Stat], float]:
     """Pre, inference, post and total per image over ``runs`` timed passes -> (stats, mean
     detections per image)."""
-    n = len(images)
     ms: dict[str, list[float]] = {"pre": [], "inference": [], "post": [], "total": []}
     dets = []
     for i in range(warmup + runs):
-        t0 = time.perf_counter()
-        blob, infos = runner.preprocess(images)
-        t1 = time.perf_counter()
-        out = runner.infer(blob)
-        t2 = time.perf_counter()
-        count = runner.postprocess(out, infos, images)
-        t3 = time.perf_counter()
+        times, count = time_once(runner, images)
         if i >= warmup:
-            for key, dt in (("pre", t1 - t0), ("inference", t2 - t1), ("post", t3 - t2), ("total", t3 - t0)):
-                ms[key].append(dt * 1e3 / n)
-            dets.append(count / n)
+            for key, dt in times.items():
+                ms[key].append(dt)
+            dets.append(count / len(images))
         if tick:
             tick()
     return {k: Stat.of(v) for k, v in ms.items()}, float(np.mean(dets))
@@ -138,27 +151,101 @@ def combinations(cfg: BenchConfig) -> list[tuple[ModelSpec, str, int | None]]:
     combos = []
     for spec in cfg.models:
         for size in ([spec.size] if spec.size else cfg.sizes):
-            combos += [(spec, backend, size) for backend in cfg.backends]
+            combos += [(spec, backend, size) for backend in cfg.backends_for.get(spec.label, cfg.backends)]
     return combos + [(b, BASELINE_BACKEND, b.size) for b in cfg.baselines]
+
+
+def make_row(cfg: BenchConfig, spec: ModelSpec, backend: str, runner, stats: dict[str, Stat], dets: float) -> Row:
+    row = Row(spec.label, spec.kind, backend, runner.engine, runner.size, cfg.batch, stats["pre"],
+              stats["inference"], stats["post"], stats["total"], model_gflops(spec, runner.size), dets,
+              via=getattr(runner, "via", None))
+    if cfg.video is not None and isinstance(runner, DetectorRunner):
+        from .stream import video_e2e
+
+        streams = cfg.video_streams if runner.detector.can_stream else 1  # the row records which
+        row.video = video_e2e(runner.detector, cfg.video, cfg.video_frames, streams=streams)
+        row.video["ratio"] = row.video["e2e_fps"] / row.inference_fps
+    return row
 
 
 def measure_one(cfg: BenchConfig, spec: ModelSpec, backend: str, size: int | None, images, tick) -> Row:
     runner = make_runner(spec, backend, size, cfg.batch, cfg.threads, cfg.conf_thres)
     try:
         stats, dets = time_pipeline(runner, images, cfg.runs, cfg.warmup, tick)
-        row = Row(spec.label, spec.kind, backend, runner.engine, runner.size, cfg.batch, stats["pre"],
-                  stats["inference"], stats["post"], stats["total"], model_gflops(spec, runner.size), dets,
-                  via=getattr(runner, "via", None))
-        if cfg.video is not None and isinstance(runner, DetectorRunner):
-            from .stream import video_e2e
-
-            streams = cfg.video_streams if runner.detector.can_stream else 1  # the row records which
-            row.video = video_e2e(runner.detector, cfg.video, cfg.video_frames, streams=streams)
-            row.video["ratio"] = row.video["e2e_fps"] / row.inference_fps
-        return row
+        return make_row(cfg, spec, backend, runner, stats, dets)
     finally:
         del runner
         gc.collect()  # drop sessions and their thread pools before timing the next one
+
+
+def block_rounds(cfg: BenchConfig) -> int:
+    """Rounds of ``cfg.block`` calls (the first dropped) that give each combination ``cfg.runs`` samples."""
+    return -(-cfg.runs // (cfg.block - 1))
+
+
+def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict[str, str], bar,
+                   skipped: list[dict]) -> list[Row]:
+    """Every combination and roofline probe timed in turn, ``cfg.block`` calls at a time, in a new
+    shuffled order each round. A busy spell of the machine then slows every variant alike rather
+    than whichever ran at that moment, and dropping each block's first call drops the one slowed
+    by the previous runtime's threads still spinning (call-by-call alternation is biased by up to
+    1.7x by that). All runners stay built for the whole run."""
+    from tqdm import tqdm
+
+    keep, rounds = cfg.block - 1, block_rounds(cfg)
+    live: dict[int, tuple] = {}
+    for i, (spec, backend, size) in enumerate(combos):
+        if backend in missing:
+            skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": missing[backend]})
+            bar.update(cfg.warmup + rounds * cfg.block)
+            continue
+        bar.set_description(f"build {spec.label} {backend}")
+        try:
+            runner = make_runner(spec, backend, size, cfg.batch, cfg.threads, cfg.conf_thres)
+            for _ in range(cfg.warmup):
+                time_once(runner, images)
+                bar.update()
+        except Exception as e:  # one backend failing on one model must not end a long run
+            skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": one_line(e)})
+            if not isinstance(e, Unsupported):
+                tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
+            bar.update(cfg.warmup + rounds * cfg.block)
+            continue
+        live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": []}, [])
+    rng = random.Random(0)
+    bar.set_description(f"{len(live)} variants in blocks of {cfg.block}")
+    for _ in range(rounds):
+        order: list = [*live, *probes]
+        rng.shuffle(order)
+        for key in order:
+            if isinstance(key, str):
+                probes[key].sample(keep, 1, bar.update)
+                continue
+            if key not in live:
+                continue
+            runner, ms, dets = live[key]
+            try:
+                for j in range(cfg.block):
+                    times, count = time_once(runner, images)
+                    bar.update()
+                    if j:
+                        for k, v in times.items():
+                            ms[k].append(v)
+                        dets.append(count / len(images))
+            except Exception as e:
+                spec, backend, size = combos[key]
+                skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": one_line(e)})
+                tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
+                del live[key]
+    rows = []
+    for key, (runner, ms, dets) in live.items():
+        spec, backend, _ = combos[key]
+        bar.set_description(f"video {spec.label} {backend}" if cfg.video else "rows")
+        rows.append(make_row(cfg, spec, backend, runner, {k: Stat.of(v) for k, v in ms.items()},
+                             float(np.mean(dets))))
+    live.clear()
+    gc.collect()
+    return rows
 
 
 def one_line(e: Exception, limit: int = 240) -> str:
@@ -188,7 +275,7 @@ def _settings(cfg: BenchConfig, image: np.ndarray) -> dict:
     return {"backends": cfg.backends, "sizes": cfg.sizes, "batch": cfg.batch, "threads": cfg.threads,
             "runs": cfg.runs, "warmup": cfg.warmup, "image_shape": list(image.shape), "conf_thres": cfg.conf_thres,
             "video": str(cfg.video) if cfg.video else None, "video_frames": cfg.video_frames,
-            "video_streams": cfg.video_streams,
+            "video_streams": cfg.video_streams, "block": cfg.block,
             "models": [m.label for m in cfg.models], "baselines": [b.label for b in cfg.baselines]}
 
 
@@ -205,7 +292,12 @@ def start_probes(engines: list[str], cfg: BenchConfig, bar, unused: int) -> tupl
             missing[engine] = one_line(e)
             bar.update(unused)
             continue
-        probes[engine].sample(cfg.runs, cfg.warmup, bar.update)
+        if cfg.runs:
+            probes[engine].sample(cfg.runs, cfg.warmup, bar.update)
+        else:  # blocks: warmed here, sampled with the models (measure_blocks)
+            for _ in range(cfg.warmup):
+                probes[engine].fn()
+                bar.update()
     return probes, missing
 
 
@@ -218,14 +310,26 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
     set_threads(cfg.threads)
     image = cfg.image if cfg.image is not None else synthetic_frame()
     combos = combinations(cfg)
-    engines = list(dict.fromkeys([*cfg.backends, *(["opencv"] if cfg.baselines else [])]))
+    engines = list(dict.fromkeys([*cfg.backends, *(b for bs in cfg.backends_for.values() for b in bs),
+                                  *(["opencv"] if cfg.baselines else [])]))
     per, between, last = cfg.runs + cfg.warmup, max(3, cfg.runs // 5), cfg.runs // 2 or 1
+    if cfg.block:
+        if cfg.block < 2:
+            raise ValueError(f"block {cfg.block}: needs 2 or more calls (the first of each is dropped)")
+        blocks = block_rounds(cfg) * cfg.block
+        total = (cfg.warmup + blocks) * (len(engines) + len(combos))
+    else:
+        total = (per + last) * len(engines) + (per + between) * len(combos)
     machine = machine_info(cfg.threads)
-    bar = tqdm(total=(per + last) * len(engines) + (per + between) * len(combos),
-               desc="bench", unit="run", disable=not progress)
+    bar = tqdm(total=total, desc="bench", unit="run", disable=not progress)
     rows, skipped = [], []
     try:
-        probes, missing = start_probes(engines, cfg, bar, per + last)
+        if cfg.block:
+            probes, missing = start_probes(engines, replace(cfg, runs=0), bar, cfg.warmup + blocks)
+            rows = measure_blocks(cfg, combos, [image] * cfg.batch, probes, missing, bar, skipped)
+            combos = []
+        else:
+            probes, missing = start_probes(engines, cfg, bar, per + last)
         for spec, backend, size in combos:
             done = bar.n
             if backend in missing:
@@ -242,8 +346,9 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
                     tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
                 bar.update(per + between - (bar.n - done))
         for engine, probe in probes.items():
-            bar.set_description(f"roofline {engine}")
-            probe.sample(last, 0, bar.update)
+            if not cfg.block:
+                bar.set_description(f"roofline {engine}")
+                probe.sample(last, 0, bar.update)
     finally:
         bar.close()
     rooflines = {engine: probe.result() for engine, probe in probes.items()}

@@ -54,12 +54,15 @@ def conv_onnx() -> Path:
     return cached("roofline-conv", f"{CHANNELS}|{SIZE}|{KERNEL}|{torch.__version__}", ".onnx", write)
 
 
-def _torch_fn(threads: int | None) -> Callable[[], object]:
+def _torch_fn(threads: int | None, half: bool = False) -> Callable[[], object]:
     import torch
+
+    from ..runtime.backends.torch_backend import half_dtype
 
     if threads:
         torch.set_num_threads(threads)
-    conv, x = _conv(), torch.rand(1, CHANNELS, SIZE, SIZE)
+    dtype = half_dtype(torch.device("cpu")) if half else torch.float32
+    conv, x = _conv().to(dtype), torch.rand(1, CHANNELS, SIZE, SIZE, dtype=dtype)
 
     def run():
         with torch.inference_mode():

@@ -147,14 +147,14 @@ BASELINE_PATHS = {VIA_IMPORTER: "Darknet importer", VIA_ONNX: "cspdet Darknet re
 
 
 class DarknetRunner:
-    """A Darknet cfg with random weights in OpenCV DNN (the paper's CPU setup), ``via`` one of
-    BASELINE_PATHS; by default the importer where this OpenCV has one (feature-detected, not
-    read from the version)."""
+    """A Darknet cfg with random weights (or ``weights``) in OpenCV DNN (the paper's CPU setup),
+    ``via`` one of BASELINE_PATHS; by default the importer where this OpenCV has one
+    (feature-detected, not read from the version)."""
 
     engine = "opencv"
 
     def __init__(self, spec: ModelSpec, backend: str, size: int | None, batch: int, threads: int | None,
-                 conf_thres: float = 0.25, via: str | None = None):
+                 conf_thres: float = 0.25, via: str | None = None, weights: str | None = None):
         import cv2
 
         from ..runtime.backends.base import ensure_onnx
@@ -169,7 +169,7 @@ class DarknetRunner:
         if threads:
             cv2.setNumThreads(threads)
         self.size, self.conf_thres = size or spec.size, conf_thres
-        weights = str(darknet_weights(spec.source))
+        weights = str(weights or darknet_weights(spec.source))
         if self.via == VIA_IMPORTER:
             self.net = cv2.dnn.readNetFromDarknet(spec.source, weights)
             self.names = list(self.net.getUnconnectedOutLayersNames())

@@ -21,12 +21,16 @@ def add_parser(sub) -> None:
     p.add_argument("models", nargs="*", metavar="MODEL", help="models to measure (see below)")
     p.add_argument("--backends", default=",".join(BENCH_BACKENDS),
                    help=f"comma-separated, from {', '.join(BENCH_CHOICES)} (onnxruntime-spin: ONNX Runtime with "
-                        "busy-waiting worker threads, as --spin in detect; openvino-half: OpenVINO in bf16/f16, as --half)")
+                        "busy-waiting worker threads, as --spin in detect; openvino-half: OpenVINO in bf16/f16, "
+                        "torch-half: PyTorch in bf16, as --half)")
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, nargs="+", metavar="N", help="input sizes (default: each model's own)")
     p.add_argument("--batch", type=positive_int, default=1, help="images per inference call (times are per image)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for every library (default: physical cores)")
     p.add_argument("--runs", type=positive_int, default=50, help="timed passes per combination")
     p.add_argument("--warmup", type=nonnegative_int, default=10, help="untimed passes first")
+    p.add_argument("--block", type=nonnegative_int, default=0, metavar="N",
+                   help="time the combinations in turn, N passes each with the first dropped, in a shuffled order "
+                        "each round, so every one meets the same machine (0: each combination's runs back to back)")
     p.add_argument("--image", default=None, help="BGR image to letterbox (default: a synthetic 1280x720 frame)")
     p.add_argument("--conf-thres", type=probability, default=0.25, help="score threshold of the timed NMS")
     p.add_argument("--baseline", action="append", default=[], metavar="darknet:CFG[@SIZE]",
@@ -73,6 +77,8 @@ def build_config(args):
             raise FileNotFoundError(f"--video {args.video}: no such file")
         if args.batch != 1:
             raise CLIError("--video runs frames one at a time; drop --batch or run it separately")
+    if args.block == 1:
+        raise CLIError("--block 1 would drop every pass (the first of each block is dropped); use 2 or more, or 0")
     if not 0 <= args.conf_thres <= 1:
         raise CLIError(f"--conf-thres must lie in [0, 1], got {args.conf_thres}")
     return BenchConfig(
@@ -80,7 +86,8 @@ def build_config(args):
         backends=list(dict.fromkeys(backends)), sizes=list(args.img_size or [None]), batch=args.batch,
         threads=args.threads, runs=args.runs, warmup=args.warmup,
         image=read_image(args.image) if args.image else None, video=Path(args.video) if args.video else None,
-        video_frames=args.video_frames, video_streams=args.video_streams, conf_thres=args.conf_thres)
+        video_frames=args.video_frames, video_streams=args.video_streams, conf_thres=args.conf_thres,
+        block=args.block)
 
 
 def run(args) -> int:

@@ -40,7 +40,8 @@ def add_model_args(p) -> None:
     p.add_argument("--img-size", "--imgsz", "--img", type=img_size, default=None, help="inference size (default: the model's)")
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for the backend")
     p.add_argument("--half", action="store_true",
-                   help="FP16 inference on CUDA; bf16 (else f16) on OpenVINO where the CPU runs it")
+                   help="FP16 inference on CUDA; bf16 on the CPU in torch, bf16 (else f16) in OpenVINO, "
+                        "where the CPU runs it")
     p.add_argument("--spin", action="store_true",
                    help="ONNX Runtime: worker threads busy-wait between ops (lower latency on an otherwise idle "
                         "CPU; off by default because it starves other work on shared cores)")

@@ -67,18 +67,26 @@ class Worker:
     """A single background thread consuming jobs in order (e.g. draw + encode + write).
 
     After a job fails it runs no more jobs: ``submit`` and ``close`` re-raise that error. ``close``
-    waits in short slices, so Ctrl-C in the main thread is never stuck behind it.
+    waits in short slices, so Ctrl-C in the main thread is never stuck behind it. The thread also
+    ends on an empty queue once closing, so an end marker lost to an interrupt inside
+    ``Queue.put`` cannot leave it (and ``close``) waiting forever.
     """
 
     def __init__(self, depth: int = 4):
         self.q: queue.Queue = queue.Queue(maxsize=depth)
         self.error: BaseException | None = None
+        self.closing = threading.Event()
         self.t = threading.Thread(target=self._run, daemon=True, name="cspdet-writer")
         self.t.start()
 
     def _run(self):
         while True:
-            job = self.q.get()
+            try:
+                job = self.q.get(timeout=0.1)
+            except queue.Empty:
+                if self.closing.is_set():
+                    return
+                continue
             if job is _END:
                 return
             if self.error is not None:
@@ -100,12 +108,15 @@ class Worker:
                     raise RuntimeError("the writer thread ended unexpectedly") from self.error
 
     def close(self) -> None:
-        while self.t.is_alive():
-            try:
-                self.q.put(_END, timeout=0.1)
-                break
-            except queue.Full:
-                continue
+        try:
+            while self.t.is_alive():
+                try:
+                    self.q.put(_END, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        finally:
+            self.closing.set()
         while self.t.is_alive():
             self.t.join(0.1)
         if self.error:

@@ -82,3 +82,17 @@ def test_prefetch_ends_once_cancelled_though_its_source_never_does():
 
 def test_image_source_len(image_dir):
     assert len(ImageSource(list_images(str(image_dir)))) == 4
+
+
+def test_the_writer_ends_on_close_even_if_its_end_marker_was_lost():
+    from detector.runtime import pipeline
+
+    w = pipeline.Worker()
+    done = []
+    w.submit(lambda: done.append(1))
+    put = w.q.put
+    w.q.put = lambda item, *a, **k: None if item is pipeline._END else put(item, *a, **k)  # the marker is lost
+    closer = threading.Thread(target=w.close, daemon=True)
+    closer.start()
+    closer.join(5)
+    assert not closer.is_alive() and not w.t.is_alive() and done == [1]

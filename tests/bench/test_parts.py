@@ -190,3 +190,53 @@ def test_detector_batch_runs_one_static_batch_graph():
     stats, dets = time_pipeline(runner, [img, img], runs=2, warmup=0)
     assert stats["inference"].n == 2 and dets >= 0
     assert stats["total"].median >= stats["inference"].median
+
+
+def test_blocks_time_every_variant_in_turn_and_drop_each_blocks_first_call(monkeypatch):
+    """--block N: N calls of one variant, then another's, in a shuffled order each round; the
+    first call of every block is dropped, so each variant keeps runs samples exactly."""
+    import types
+
+    from detector.bench import BenchConfig, measure
+
+    calls = []
+
+    class Fake:
+        engine, size, via = "torch", 64, None
+
+        def __init__(self, spec, backend, *a, **k):
+            self.key = (spec.label, backend)
+
+        def preprocess(self, images):
+            return None, None
+
+        def infer(self, blob):
+            calls.append(self.key)
+            return len(calls)  # the call number doubles as its "time", to see which were kept
+
+        def postprocess(self, out, infos, images):
+            return 1
+
+    def fake_time_once(runner, images):
+        runner.infer(None)
+        return {k: float(len(calls)) for k in ("pre", "inference", "post", "total")}, 1
+
+    monkeypatch.setattr(measure, "make_runner", Fake)
+    monkeypatch.setattr(measure, "time_once", fake_time_once)
+    monkeypatch.setattr(measure, "RooflineProbe", lambda engine, threads: type("P", (), {
+        "fn": staticmethod(lambda: None), "sample": lambda self, runs, warmup, tick=None: None,
+        "result": lambda self: types.SimpleNamespace(gflops_per_s=1.0)})())
+    monkeypatch.setattr(measure, "model_gflops", lambda spec, size: 1.0)
+    specs = [ModelSpec("detector", "a", "a", 64), ModelSpec("detector", "b", "b", 64)]
+    report = measure.run_bench(BenchConfig(models=specs, backends=["torch", "onnxruntime"], runs=6, warmup=1,
+                                           block=4, threads=1), progress=False)
+    timed = calls[4:]  # after each variant's one warm-up call
+    blocks = [timed[i:i + 4] for i in range(0, len(timed), 4)]
+    assert len(blocks) == 2 * 4 and all(len(set(b)) == 1 for b in blocks)  # 2 rounds x 4 variants
+    assert len({b[0] for b in blocks[:4]}) == 4 and [b[0] for b in blocks[:4]] != [b[0] for b in blocks[4:]]
+    for row in report.rows:
+        kept = row.inference.samples
+        assert row.inference.n == 6  # ceil(6 / 3) rounds x 3 kept calls
+        firsts = {4 + 4 * i + 1 for i, b in enumerate(blocks) if b[0] == (row.model, row.backend)}
+        assert not firsts & set(kept)  # the call numbers of each block's first call are gone
+    assert report.settings["block"] == 4

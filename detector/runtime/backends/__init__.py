@@ -38,7 +38,8 @@ BACKENDS = {
 BENCH_BACKENDS = tuple(name for name, entry in BACKENDS.items() if entry.bench)
 # Bench-only names for a backend with non-default settings, measured beside the default one.
 BENCH_VARIANTS = {"onnxruntime-spin": ("onnxruntime", {"spin": True}),
-                  "openvino-half": ("openvino", {"half": True})}
+                  "openvino-half": ("openvino", {"half": True}),
+                  "torch-half": ("torch", {"half": True})}
 BENCH_CHOICES = BENCH_BACKENDS + tuple(BENCH_VARIANTS)
 SUFFIXES = {".pt": "torch", ".yaml": "torch", ".yml": "torch", ".cfg": "torch", ".weights": "torch",
             ".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".trt": "tensorrt"}

@@ -13,6 +13,17 @@ from ...geometry.decode import HeadSpec, YOLODecoder
 from .protocol import BackendBase
 
 
+def half_dtype(device: torch.device) -> torch.dtype:
+    """``--half``: float16 on CUDA; on the CPU bfloat16, which oneDNN runs natively with
+    AVX512-BF16 or AMX (float16 convolutions have no fast CPU kernels)."""
+    if device.type == "cuda":
+        return torch.float16
+    if not torch.backends.mkldnn.is_available() or not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        raise ValueError("--half: this CPU has no bf16 convolutions in PyTorch (oneDNN needs AVX512 or AMX); "
+                         "run without --half")
+    return torch.bfloat16
+
+
 class TorchBackend(BackendBase):
     name = "torch"
     streams = True
@@ -26,9 +37,9 @@ class TorchBackend(BackendBase):
         self.names = list(model.names)
         self.spec = HeadSpec.from_model(model)
         self.model = fold_bn(model).to(self.device)
-        self.half = half and self.device.type == "cuda"
-        if self.half:
-            self.model.half()
+        self.dtype = half_dtype(self.device) if half else torch.float32
+        self.half = self.dtype != torch.float32
+        self.model.to(self.dtype)
         self.decoder = YOLODecoder(self.spec).to(self.device)
         self.input_size = None  # fully convolutional: any multiple of the largest stride
         self.batch = None
@@ -51,7 +62,5 @@ class TorchBackend(BackendBase):
 
     @torch.inference_mode()
     def __call__(self, blob: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(blob).to(self.device, non_blocking=True)
-        if self.half:
-            x = x.half()
+        x = torch.from_numpy(blob).to(self.device, non_blocking=True).to(self.dtype)
         return self.decoder([m.float() for m in self.model(x)]).cpu().numpy()
