@@ -182,6 +182,23 @@ def test_streams_share_one_throughput_model_with_the_same_results(shapes_onnx):
         np.testing.assert_allclose(a.result.xyxy, b.result.xyxy, atol=0.01)
 
 
+def test_compiled_models_are_cached_and_a_cached_one_gives_the_same_rows(shapes_onnx, tmp_path, monkeypatch):
+    monkeypatch.setenv(openvino_backend.CACHE_ENV, str(tmp_path / "ovcache"))
+    first = load_backend(shapes_onnx, "openvino")
+    entries = sorted(p.name for p in (tmp_path / "ovcache").iterdir())
+    assert entries  # the compiled model was written
+    again = load_backend(shapes_onnx, "openvino")  # read back from the cache
+    assert sorted(p.name for p in (tmp_path / "ovcache").iterdir()) == entries  # no second entry
+    blob = preprocess(pictures(1, seed=3), (128, 128))[0]
+    np.testing.assert_array_equal(first(blob), again(blob))
+    monkeypatch.setattr(openvino_backend.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    monkeypatch.setenv(openvino_backend.CACHE_ENV, "")
+    assert openvino_backend.cache_dir() == str(tmp_path / "tmp" / "cspdet-openvino")  # the default
+    monkeypatch.setenv(openvino_backend.CACHE_ENV, "off")
+    load_backend(shapes_onnx, "openvino")
+    assert openvino_backend.cache_dir() is None and not (tmp_path / "tmp").exists()
+
+
 def test_devices(shapes_onnx):
     assert openvino_backend.ov_device("") == openvino_backend.ov_device("cpu") == "CPU"
     if not any(d.startswith("GPU") for d in ov.Core().available_devices):
