@@ -110,6 +110,7 @@ def v4tiny_onnx() -> str:
 def shapes_ap50(tmp: Path, n_val: int = 200) -> dict[tuple[str, str], float | str]:
     """(backend, precision) -> AP50 of the trained shapes model on ``n_val`` validation images,
     or why it could not run."""
+    from detector.bench.runners import resolve
     from detector.cli import main
     from detector.data.synthetic import make_synthetic_dataset
     from detector.export import convert_fp16, export_onnx, quantize_int8
@@ -125,11 +126,11 @@ def shapes_ap50(tmp: Path, n_val: int = 200) -> dict[tuple[str, str], float | st
         if isinstance(how, str):
             continue
         bench_backend, file = how
-        runtime, half = bench_backend.removesuffix("-half"), bench_backend.endswith("-half")
+        runtime, options = resolve(bench_backend)
         weights = SHAPES if runtime == "torch" else files[file]
         name = f"{backend}-{precision}"
         argv = ["val", "--weights", str(weights), "--data", str(data), "--img-size", "128", "--backend", runtime,
-                "--project", str(tmp / "val"), "--name", name, *(["--half"] if half else [])]
+                "--project", str(tmp / "val"), "--name", name, *(["--half"] if options.get("half") else [])]
         log = io.StringIO()
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             code = main(argv)

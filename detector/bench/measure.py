@@ -178,6 +178,46 @@ def measure_one(cfg: BenchConfig, spec: ModelSpec, backend: str, size: int | Non
         gc.collect()  # drop sessions and their thread pools before timing the next one
 
 
+def skip(skipped: list[dict], spec: ModelSpec, backend: str, size: int | None, e: Exception | str) -> None:
+    """Record why a combination did not run; a failure (not a known limit) is also printed."""
+    from tqdm import tqdm
+
+    reason = e if isinstance(e, str) else one_line(e)
+    skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": reason})
+    if isinstance(e, Exception) and not isinstance(e, Unsupported):
+        tqdm.write(f"skipped {spec.label} on {backend}: {reason}")
+
+
+def sequential_counts(cfg: BenchConfig) -> tuple[int, int, int]:
+    """Calls per combination, roofline samples before each, and roofline samples at the end."""
+    return cfg.runs + cfg.warmup, max(3, cfg.runs // 5), cfg.runs // 2 or 1
+
+
+def measure_sequential(cfg: BenchConfig, combos, images, probes: dict, missing: dict[str, str], bar,
+                       skipped: list[dict]) -> list[Row]:
+    """Each combination's runs back to back, its backend's roofline probe sampled before it and
+    once more at the end, one runner built at a time."""
+    per, between, last = sequential_counts(cfg)
+    rows = []
+    for spec, backend, size in combos:
+        done = bar.n
+        if backend in missing:
+            skip(skipped, spec, backend, size, missing[backend])
+            bar.update(per + between)
+            continue
+        probes["opencv" if backend == BASELINE_BACKEND else backend].sample(between, 0, bar.update)
+        bar.set_description(f"{spec.label} {backend}" + (f" @{size}" if size else ""))
+        try:
+            rows.append(measure_one(cfg, spec, backend, size, images, bar.update))
+        except Exception as e:  # one backend failing on one model must not end a long run
+            skip(skipped, spec, backend, size, e)
+            bar.update(per + between - (bar.n - done))
+    for engine, probe in probes.items():
+        bar.set_description(f"roofline {engine}")
+        probe.sample(last, 0, bar.update)
+    return rows
+
+
 def block_rounds(cfg: BenchConfig) -> int:
     """Rounds of ``cfg.block`` calls (the first dropped) that give each combination ``cfg.runs`` samples."""
     return -(-cfg.runs // (cfg.block - 1))
@@ -190,13 +230,11 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
     than whichever ran at that moment, and dropping each block's first call drops the one slowed
     by the previous runtime's threads still spinning (call-by-call alternation is biased by up to
     1.7x by that). All runners stay built for the whole run."""
-    from tqdm import tqdm
-
     keep, rounds = cfg.block - 1, block_rounds(cfg)
     live: dict[int, tuple] = {}
     for i, (spec, backend, size) in enumerate(combos):
         if backend in missing:
-            skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": missing[backend]})
+            skip(skipped, spec, backend, size, missing[backend])
             bar.update(cfg.warmup + rounds * cfg.block)
             continue
         bar.set_description(f"build {spec.label} {backend}")
@@ -206,9 +244,7 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
                 time_once(runner, images)
                 bar.update()
         except Exception as e:  # one backend failing on one model must not end a long run
-            skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": one_line(e)})
-            if not isinstance(e, Unsupported):
-                tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
+            skip(skipped, spec, backend, size, e)
             bar.update(cfg.warmup + rounds * cfg.block)
             continue
         live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": []}, [])
@@ -233,9 +269,7 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
                             ms[k].append(v)
                         dets.append(count / len(images))
             except Exception as e:
-                spec, backend, size = combos[key]
-                skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": one_line(e)})
-                tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
+                skip(skipped, *combos[key], e)
                 del live[key]
     rows = []
     for key, (runner, ms, dets) in live.items():
@@ -312,7 +346,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
     combos = combinations(cfg)
     engines = list(dict.fromkeys([*cfg.backends, *(b for bs in cfg.backends_for.values() for b in bs),
                                   *(["opencv"] if cfg.baselines else [])]))
-    per, between, last = cfg.runs + cfg.warmup, max(3, cfg.runs // 5), cfg.runs // 2 or 1
+    per, between, last = sequential_counts(cfg)
     if cfg.block:
         if cfg.block < 2:
             raise ValueError(f"block {cfg.block}: needs 2 or more calls (the first of each is dropped)")
@@ -322,33 +356,15 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
         total = (per + last) * len(engines) + (per + between) * len(combos)
     machine = machine_info(cfg.threads)
     bar = tqdm(total=total, desc="bench", unit="run", disable=not progress)
-    rows, skipped = [], []
+    skipped: list[dict] = []
+    images = [image] * cfg.batch
     try:
         if cfg.block:
             probes, missing = start_probes(engines, replace(cfg, runs=0), bar, cfg.warmup + blocks)
-            rows = measure_blocks(cfg, combos, [image] * cfg.batch, probes, missing, bar, skipped)
-            combos = []
+            rows = measure_blocks(cfg, combos, images, probes, missing, bar, skipped)
         else:
             probes, missing = start_probes(engines, cfg, bar, per + last)
-        for spec, backend, size in combos:
-            done = bar.n
-            if backend in missing:
-                skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": missing[backend]})
-                bar.update(per + between)
-                continue
-            probes["opencv" if backend == BASELINE_BACKEND else backend].sample(between, 0, bar.update)
-            bar.set_description(f"{spec.label} {backend}" + (f" @{size}" if size else ""))
-            try:
-                rows.append(measure_one(cfg, spec, backend, size, [image] * cfg.batch, bar.update))
-            except Exception as e:  # one backend failing on one model must not end a long run
-                skipped.append({"model": spec.label, "backend": backend, "size": size, "reason": one_line(e)})
-                if not isinstance(e, Unsupported):
-                    tqdm.write(f"skipped {spec.label} on {backend}: {one_line(e)}")
-                bar.update(per + between - (bar.n - done))
-        for engine, probe in probes.items():
-            if not cfg.block:
-                bar.set_description(f"roofline {engine}")
-                probe.sample(last, 0, bar.update)
+            rows = measure_sequential(cfg, combos, images, probes, missing, bar, skipped)
     finally:
         bar.close()
     rooflines = {engine: probe.result() for engine, probe in probes.items()}

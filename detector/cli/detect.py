@@ -137,8 +137,7 @@ def detect_loop(det, src, sink, source: str, args, session=None):
         except KeyboardInterrupt as e:  # called from Python, outside ``cspdet``: signals raise there
             stopped = e
         finally:
-            if hasattr(items, "close"):
-                items.close()  # stop the reader now, not when the generator is collected
+            items.close()  # stop the reader now, not when the generator is collected
             bar.close()
             try:
                 writer.close()

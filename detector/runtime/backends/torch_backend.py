@@ -38,7 +38,6 @@ class TorchBackend(BackendBase):
         self.spec = HeadSpec.from_model(model)
         self.model = fold_bn(model).to(self.device)
         self.dtype = half_dtype(self.device) if half else torch.float32
-        self.half = self.dtype != torch.float32
         self.model.to(self.dtype)
         self.decoder = YOLODecoder(self.spec).to(self.device)
         self.input_size = None  # fully convolutional: any multiple of the largest stride
