@@ -44,7 +44,8 @@ def print_table(out=None) -> None:
     for r in table:
         cells = [v.rjust(w) if COLUMNS[c] in right else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths))]
         print("  ".join(cells).rstrip(), file=out)
-    print("\nAP50: as the authors published it, at the input size after @ (COCO AP50 in %):", file=out)
+    print("\nAP50 as the authors published it, at the input size after @ (COCO AP50 in %), and each SHA-256 pin:",
+          file=out)
     for i, m in enumerate(zoo.ZOO.values(), start=1):
         pin = f"pinned, from {m.sha256_from}" if m.sha256 else m.sha256_from
         print(f"  [{i}] {m.name}: {m.ap50_source}; SHA-256 {pin}", file=out)
