@@ -73,8 +73,8 @@ def optional(check: Range, value: Any, name: str):
 
 
 def flag(value: Any, name: str) -> bool:
-    """A bool argument: True/False only (a string such as "no" would be true)."""
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":  # numpy's bool too
+    """A bool argument: True/False (numpy's too) or 0/1; a string such as "no" would be true."""
+    if type(value).__name__ not in ("bool", "bool_") and not (isinstance(value, numbers.Integral) and value in (0, 1)):
         raise TypeError(f"{name}: must be True or False, got {value!r} ({type(value).__name__})")
     return bool(value)
 
