@@ -23,8 +23,9 @@ class FileServer:
     """Serves ``files`` (URL path -> bytes) with Range support, an ETag per content and If-Range
     (a stale validator gets the whole file, as HTTP says); ``drop[path] = n`` makes the next GET of
     ``path`` announce the full length, send ``n`` bytes and hang up; ``delay`` seconds pass between
-    64 kB blocks; ``if_range = False`` ignores If-Range, as many servers do. ``requests`` records
-    (path, headers) of every request."""
+    64 kB blocks; ``if_range = False`` ignores If-Range, as many servers do; ``gate[path]`` (an
+    Event) holds GETs of ``path`` until it is set. ``requests`` records (path, headers) of every
+    request."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
@@ -32,11 +33,14 @@ class FileServer:
         self.requests: list[tuple[str, dict]] = []
         self.delay = 0.0
         self.if_range = True
+        self.gate: dict[str, threading.Event] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802  (http.server's name)
                 server.requests.append((self.path, dict(self.headers)))
+                if self.path in server.gate:
+                    server.gate[self.path].wait(timeout=120)
                 data = server.files.get(self.path)
                 if data is None:
                     self.send_error(404, "Not Found")

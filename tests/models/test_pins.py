@@ -13,6 +13,7 @@ from detector.cli import main
 from detector.models import pins, zoo
 from detector.models.download import part_path, part_record, rejected_path
 from detector.resources import default_weights_path
+from tests.conftest import REPO
 from tests.models.conftest import NAME
 
 
@@ -148,20 +149,37 @@ print(hashlib.sha256(w.read_bytes()).hexdigest())
 
 
 def test_two_processes_fetching_one_name_both_get_the_whole_file(tiny_zoo, tmp_path):
+    import threading
+    import time
+
     data = tiny_zoo.files[f"/{NAME}.weights"]
-    tiny_zoo.delay = 0.02  # slow enough that the second starts while the first is downloading
+    gate = tiny_zoo.gate[f"/{NAME}.weights"] = threading.Event()  # the first download waits here
     script = tmp_path / "fetch.py"
     script.write_text(textwrap.dedent(FETCH.format(name=NAME, size=len(data), sha=hashlib.sha256(data).hexdigest())))
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    procs = [subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env) for _ in range(2)]
-    results = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, results):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def start():
+        return subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+
+    first = start()
+    deadline = time.monotonic() + 120  # a bound against a hang, not a timing
+    while not any(p == f"/{NAME}.weights" for p, _ in tiny_zoo.requests):
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    second = start()  # the first holds the lock, mid-download
+    said = ""
+    while "waiting for another cspdet process" not in said:
+        line = second.stderr.readline()
+        assert line, said  # the second ended without waiting
+        said += line
+    gate.set()
+    for p in (first, second):
+        out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         assert out.strip() == hashlib.sha256(data).hexdigest()
-    whole = [h for p, h in tiny_zoo.requests if p == f"/{NAME}.weights" and "Range" not in h]
-    assert len(whole) == 1  # the second waited for the first, then found the file
-    assert "waiting for another cspdet process" in results[0][1] + results[1][1]
+    whole = [h for p, h in tiny_zoo.requests if p == f"/{NAME}.weights"]
+    assert len(whole) == 1 and "Range" not in whole[0]  # the second found the file the first finished
 
 
 def test_cspdet_home_that_is_a_file_is_one_line(tiny_zoo, tmp_path, monkeypatch, capsys):
