@@ -2,11 +2,11 @@
 training, validation and export can be tried end to end offline in minutes."""
 from __future__ import annotations
 
-from .argtypes import img_size, nonnegative_int, positive_float
+from .argtypes import img_size, int_at_least, nonnegative_int, positive_float
 
 
 def add_parser(sub) -> None:
-    from ..data.synthetic import DEFAULT_CLASSES, SHAPES
+    from ..data.synthetic import DEFAULT_CLASSES, MAX_OBJECTS, SHAPES
 
     p = sub.add_parser("synth", help="generate a shapes dataset to train on (offline, seeded)",
                        description="Write OUT/images/{train,val}, OUT/labels/{train,val} and OUT/data.yaml: "
@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
                         "with --videos 128 192, where the shipped model tracks at --img-size 128)")
     p.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES), choices=SHAPES, metavar="SHAPE",
                    help=f"shape classes from {', '.join(SHAPES)} (default: {' '.join(DEFAULT_CLASSES)})")
-    p.add_argument("--objects", type=nonnegative_int, nargs=2, default=[2, 6], metavar=("MIN", "MAX"),
-                   help="objects per image (default: 2 6)")
+    p.add_argument("--objects", type=int_at_least(0, MAX_OBJECTS), nargs=2, default=[2, 6], metavar=("MIN", "MAX"),
+                   help=f"objects per image, at most {MAX_OBJECTS} (default: 2 6)")
     p.add_argument("--sizes", type=positive_float, nargs=2, default=[20, 90], metavar=("MIN", "MAX"),
                    help="object extent in px per 256 px of the image's short side (default: 20 90)")
     p.add_argument("--seed", type=int, default=0)

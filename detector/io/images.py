@@ -137,7 +137,8 @@ def read_image(path: str | Path) -> np.ndarray:
     cause for anything that is not a readable image within the pixel cap."""
     path = Path(path)
     if not is_file(path):
-        raise MissingImageError(path, "no such image")
+        link = path.is_symlink()
+        raise MissingImageError(path, "a symbolic link that loops or points to nothing" if link else "no such image")
     try:
         data = path.read_bytes()  # bytes + imdecode also handle non-ASCII paths
     except OSError as e:
@@ -169,12 +170,21 @@ def is_image_file(path: str | Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and is_file(path)
 
 
+def is_listed_image(path: Path) -> bool:
+    """An entry a folder listing reports as an image: an image file, or a link with an image
+    suffix that resolves to nothing (looping, dangling), so ``read_image`` reports it and the
+    run counts it as skipped instead of it vanishing from the count."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return False
+    return is_file(path) or (path.is_symlink() and not path.is_dir())
+
+
 def images_in(folder: str | Path, recursive: bool = False) -> list[Path]:
-    """Sorted image files of ``folder`` (and its subfolders with ``recursive``; linked folders
-    are not entered, so a link back up the tree cannot loop)."""
+    """Sorted images of ``folder`` (and its subfolders with ``recursive``; linked folders are not
+    entered, so a link back up the tree cannot loop), broken links included (``is_listed_image``)."""
     folder = Path(folder)
     found: Iterator[Path] = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if is_image_file(p))
+    return sorted(p for p in found if is_listed_image(p))
 
 
 def list_images(spec: str | Path, recursive: bool = False) -> list[Path]:
@@ -189,5 +199,5 @@ def list_images(spec: str | Path, recursive: bool = False) -> list[Path]:
         return [p if p.is_absolute() else path.parent / p
                 for p in map(Path, (ln for ln in lines if ln and not ln.startswith("#")))]
     if any(ch in str(spec) for ch in "*?["):
-        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_image_file(p))
+        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_listed_image(Path(p)))
     return [path]

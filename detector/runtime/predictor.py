@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 import time
 import warnings
@@ -10,6 +11,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..checks import IMG_SIZE, NONNEGATIVE_INT, POSITIVE_INT, PROBABILITY, class_ids, flag, model_path, optional
 from ..data.coco import category_ids_for
 from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import postprocess
@@ -37,13 +39,20 @@ class Detector:
     (random weights), a Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
     (``cspdet models``; fetched into the cache on first use). ``backend`` overrides the choice
     made from the suffix: torch, onnxruntime, opencv, openvino or tensorrt. ``category_ids``
-    are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``).
+    are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``). ``classes``
+    keeps only these classes (indices or names). Every argument is checked as its ``cspdet``
+    flag is (``detector.checks``): a bad value is a one-line ValueError, a bad type a TypeError.
     """
 
     def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",
                  img_size: int | None = None, conf_thres: float = 0.25, iou_thres: float = 0.45,
                  max_det: int = 300, classes: Sequence[int] | None = None, agnostic: bool = False,
                  threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False):
+        model_path(weights)
+        img_size, threads = optional(IMG_SIZE, img_size, "img_size"), optional(POSITIVE_INT, threads, "threads")
+        nms = dict(conf_thres=PROBABILITY(conf_thres, "conf_thres"), iou_thres=PROBABILITY(iou_thres, "iou_thres"),
+                   max_det=POSITIVE_INT(max_det, "max_det"), agnostic=flag(agnostic, "agnostic"))
+        half, spin = flag(half, "half"), flag(spin, "spin")
         self.backend: Backend = load_backend(weights, backend, device=device, threads=threads,
                                     img_size=img_size, cfg=cfg, half=half, spin=spin)
         # the device the backend settled on ('' means auto: CUDA where that runtime has it)
@@ -51,8 +60,7 @@ class Detector:
         self.names = list(self.backend.names)
         self.category_ids = category_ids_for(self.names, model_category_ids(self.backend))
         self.img_size = self._input_size(img_size)
-        self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
-                        classes=list(classes) if classes is not None else None, agnostic=agnostic)
+        self.nms = dict(nms, classes=class_ids(classes, self.names))
 
     def _input_size(self, img_size: int | None) -> tuple[int, int]:
         """The letterbox size: a static model's own, else ``img_size`` rounded up to the stride."""
@@ -151,13 +159,23 @@ class Detector:
         index, stream URL; read with prefetching) or an iterable of BGR arrays -> one Results per
         frame, its tracked boxes with ``ids`` [T]. ``tracker_args`` go to ``ByteTracker`` (pass
         your own ``tracker`` to read ``tracker.summary()`` afterwards). ByteTrack's second round
-        uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does."""
+        uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does.
+        The arguments are checked here, before the first frame."""
         from .tracking import ByteTracker, TrackSession
 
-        session = TrackSession(tracker or ByteTracker(**tracker_args), self.names, trail=trail)
-        if not isinstance(frames, (str, Path)):
+        if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):  # a webcam, as --source 0
+            frames = str(NONNEGATIVE_INT(frames, "frames"))
+        if not isinstance(frames, (str, os.PathLike)) and (isinstance(frames, np.ndarray) or not hasattr(frames, "__iter__")):
+            raise TypeError(f"frames: expected a source (video, folder, webcam index, stream URL) or an iterable "
+                            f"of BGR arrays, got {_described(frames)}")
+        session = TrackSession(tracker or ByteTracker(**tracker_args), self.names,
+                               trail=NONNEGATIVE_INT(trail, "trail"))
+        return self._track(frames, session)
+
+    def _track(self, frames, session) -> Iterator[Results]:
+        if not isinstance(frames, (str, os.PathLike)):
             for i, img in enumerate(frames):
-                yield session.track(self(img), i + 1)
+                yield session.track(self(self._as_image(img, f"frames[{i}]")), i + 1)
             return
         from .pipeline import detect_stream
         from .sources import open_source
@@ -171,17 +189,31 @@ class Detector:
             src.close()
 
     def __call__(self, source):
+        """A BGR uint8 array [H, W, 3] or an image path -> Results; a list or tuple of them ->
+        list of Results. Anything else is a TypeError naming the item."""
         if isinstance(source, (list, tuple)):
-            images = [self._as_image(s) for s in source]
+            images = [self._as_image(s, f"source[{i}]") for i, s in enumerate(source)]
             paths = [str(s) if not isinstance(s, np.ndarray) else None for s in source]
             return self.predict(images, paths) if images else []
         return self.predict([self._as_image(source)],
                             [None if isinstance(source, np.ndarray) else str(source)])[0]
 
     @staticmethod
-    def _as_image(src) -> np.ndarray:
+    def _as_image(src, where: str = "source") -> np.ndarray:
         if isinstance(src, np.ndarray):
             if src.ndim != 3 or src.shape[2] != 3 or src.dtype != np.uint8:
                 raise ValueError(f"Detector: images must be HxWx3 uint8 BGR arrays, got {src.shape} {src.dtype}")
             return src
-        return read_image(src)
+        if isinstance(src, (str, os.PathLike)):
+            return read_image(src)
+        raise TypeError(f"{where}: expected a BGR uint8 array (HxWx3) or an image path, got {_described(src)}")
+
+
+def _described(value) -> str:
+    """What a refused argument is, with a hint for the usual mix-ups."""
+    kind = type(value).__name__
+    if hasattr(value, "__next__"):
+        return f"a {kind} (pass a list, or call per frame: [det(f) for f in frames])"
+    if isinstance(value, (list, tuple)):
+        return f"a {kind} (a list of images holds arrays or paths, not lists)"
+    return f"{value!r:.60} ({kind})"
