@@ -108,6 +108,7 @@ def build_config(args):
 def run(args) -> int:
     from . import CLIError
 
+    config = build_config(args)
     try:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
@@ -120,7 +121,6 @@ def run(args) -> int:
     from ..serve.service import DetectionService, model_name
     from .common import default_weights, detector_kwargs
 
-    config = build_config(args)
     if config.track:
         from ..runtime.tracking.assign import require_scipy
 

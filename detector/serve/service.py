@@ -139,9 +139,8 @@ class DetectionService:
         loop, start = asyncio.get_running_loop(), time.perf_counter()
         with self.admission.slot() as slot:
             img, blob, info, decode_ms, pre_ms = await loop.run_in_executor(self.pool, self._prepare, data, opts.size)
-            fut = self.batcher.submit(blob)
-            slot.handed()
-            pred, binfo = await asyncio.wrap_future(fut)
+            slot.handed()  # before submit: the batcher must never wait for an image already queued
+            pred, binfo = await asyncio.wrap_future(self.batcher.submit(blob))
             result, post_ms = await loop.run_in_executor(self.pool, self._post, pred, info, img, opts)
         return Detection(result, self._timings(decode_ms, pre_ms, binfo, post_ms, start), binfo.size)
 
@@ -150,9 +149,8 @@ class DetectionService:
         start = time.perf_counter()
         with self.admission.slot() as slot:
             _, blob, info, _, pre_ms = self._prepare(img, opts.size)
-            fut = self.batcher.submit(blob)
             slot.handed()
-            pred, binfo = fut.result()
+            pred, binfo = self.batcher.submit(blob).result()
             result, post_ms = self._post(pred, info, img, opts)
         return Detection(result, self._timings(0.0, pre_ms, binfo, post_ms, start), binfo.size)
 

@@ -25,7 +25,7 @@ function draw(source, width, height, result) {
   canvas.width = Math.round(width * scale);
   canvas.height = Math.round(height * scale);
   ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
-  const lw = Math.max(2, Math.round((canvas.width + canvas.height) / 2 * 0.004));
+  const lw = Math.max(3, Math.round((canvas.width + canvas.height) / 2 * 0.005));
   ctx.font = `${Math.max(12, lw * 5)}px system-ui, sans-serif`;
   ctx.textBaseline = "bottom";
   const drawn = [];
