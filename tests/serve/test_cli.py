@@ -44,6 +44,6 @@ def test_the_command_line_needs_no_web_package():
     import sys
 
     code = ("import sys; from detector.cli import build_parser; build_parser(); "
-            "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'torch') if m in sys.modules))")
+            "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'httpx') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
