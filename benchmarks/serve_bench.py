@@ -1,0 +1,214 @@
+"""Throughput and latency of a live ``cspdet serve`` against ``cspdet bench``'s in-process fps.
+
+For each backend: ``cspdet bench`` times the model in-process on the same image (batch 1, and
+batch --max-batch), then a real server is started on 127.0.0.1 and driven by a real HTTP client
+(``http.client``, one keep-alive connection per client thread) in bounded runs: --requests
+requests at each --concurrency. Reports requests/s, p50/p99 latency, non-200 answers, the
+server's RSS before and after the runs, and the ratio of the 16-client throughput to the
+in-process fps. The client shares the machine's cores with the server, as on one host.
+
+    python benchmarks/serve_bench.py --backends torch onnxruntime --plot docs/serve_bench.png
+
+Results people look at: the table on stdout (and --json), the PNG of --plot.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(resident MiB now, peak resident MiB) of a process, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def in_process_fps(weights: str, backend: str, image: Path, batch: int, runs: int) -> dict:
+    """``cspdet bench``'s fps and per-stage ms for one model and backend."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "bench.json"
+        cmd = [sys.executable, "-m", "detector", "bench", weights, "--backends", backend, "--image", str(image),
+               "--batch", str(batch), "--runs", str(runs), "--warmup", "10", "--json", str(out), "--no-progress"]
+        subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
+        row = json.loads(out.read_text())["rows"][0]
+    return {"fps": row["fps"], "batch": batch, **{f"{k}_ms": v["median"] for k, v in row["ms"].items()}}
+
+
+class Server:
+    def __init__(self, args: list[str], log: Path):
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, "-m", "detector", "serve", "--port", "0", *args], cwd=REPO,
+                                     stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                                     env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            for line in log.read_text().splitlines():
+                if '"listening"' in line:
+                    url = json.loads(line)["url"]
+                    self.host, self.port = url.removeprefix("http://").rsplit(":", 1)
+                    return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"the server did not start: {log.read_text()[-2000:]}")
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(60)
+
+
+def drive(host: str, port: int, body: bytes, requests: int, clients: int) -> dict:
+    """``requests`` POSTs of ``body`` from ``clients`` threads -> rate, latency percentiles, statuses."""
+    lock, counter = threading.Lock(), [0]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    def client():
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        while True:
+            with lock:
+                if counter[0] >= requests:
+                    break
+                counter[0] += 1
+            t0 = time.perf_counter()
+            conn.request("POST", "/v1/detect", body, {"Content-Type": "image/jpeg"})
+            r = conn.getresponse()
+            r.read()
+            dt = time.perf_counter() - t0
+            with lock:
+                latencies.append(dt)
+                statuses[r.status] = statuses.get(r.status, 0) + 1
+            if r.getheader("connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    lat = np.array(latencies) * 1e3
+    return {"clients": clients, "requests": len(lat), "seconds": wall, "rps": statuses.get(200, 0) / wall,
+            "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
+            "statuses": {str(k): v for k, v in sorted(statuses.items())}}
+
+
+def run_backend(args, backend: str, body: bytes) -> dict:
+    weights = args.weights
+    print(f"[{backend}] in-process: cspdet bench ...", flush=True)
+    alone = in_process_fps(weights, backend, args.image, 1, args.bench_runs)
+    batched = in_process_fps(weights, backend, args.image, args.max_batch, max(args.bench_runs // args.max_batch, 10))
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(["--weights", weights, "--backend", backend, "--max-batch", str(args.max_batch),
+                         "--max-wait-ms", str(args.max_wait_ms), "--queue", str(args.queue)], Path(tmp) / "log")
+        try:
+            drive(server.host, server.port, body, 50, 4)  # warm: pools, allocator, kernels
+            rss0 = rss_mb(server.proc.pid)
+            runs = []
+            for c in args.concurrency:
+                print(f"[{backend}] {args.requests} requests at {c} clients ...", flush=True)
+                runs.append(drive(server.host, server.port, body, args.requests, c))
+                runs[-1]["rss_mb"] = rss_mb(server.proc.pid)[0]
+            rss1 = rss_mb(server.proc.pid)
+        finally:
+            rc = server.stop()
+    return {"backend": backend, "in_process": alone, "in_process_batched": batched, "runs": runs,
+            "rss_mb": {"before": rss0[0], "after": rss1[0], "peak": rss1[1]}, "exit_code": rc}
+
+
+def table(results: list[dict]) -> str:
+    rows = ["| backend | clients | requests | req/s | p50 ms | p99 ms | non-200 | RSS MiB after | vs in-process fps "
+            "(batch 1) | vs in-process fps (batched) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        fps1, fpsb = r["in_process"]["fps"], r["in_process_batched"]["fps"]
+        for run in r["runs"]:
+            bad = sum(v for k, v in run["statuses"].items() if k != "200")
+            rows.append(f"| {r['backend']} | {run['clients']} | {run['requests']} | {run['rps']:.1f} | "
+                        f"{run['p50_ms']:.1f} | {run['p99_ms']:.1f} | {bad} | {run['rss_mb']:.0f} | "
+                        f"{run['rps'] / fps1:.0%} of {fps1:.1f} | {run['rps'] / fpsb:.0%} of {fpsb:.1f} |")
+    return "\n".join(rows)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    width = 0.8 / len(results)
+    for i, r in enumerate(results):
+        xs = np.arange(len(r["runs"])) + i * width
+        bars = ax1.bar(xs, [run["rps"] for run in r["runs"]], width, label=f"{r['backend']} served")
+        colour = bars.patches[0].get_facecolor()
+        ax1.axhline(r["in_process"]["fps"], color=colour, ls="--", lw=1)
+        ax1.axhline(r["in_process_batched"]["fps"], color=colour, ls=":", lw=1)
+        ax2.plot([run["clients"] for run in r["runs"]], [run["p50_ms"] for run in r["runs"]], "o-", color=colour,
+                 label=f"{r['backend']} p50")
+        ax2.plot([run["clients"] for run in r["runs"]], [run["p99_ms"] for run in r["runs"]], "s--", color=colour,
+                 label=f"{r['backend']} p99")
+    clients = [run["clients"] for run in results[0]["runs"]]
+    ax1.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} clients" for c in clients])
+    ax1.set_ylabel("requests/s (bars); in-process fps: -- batch 1, : batched")
+    ax1.set_title("cspdet serve throughput vs in-process")
+    ax1.legend(fontsize=8)
+    ax2.set_xscale("log", base=2)
+    ax2.set_xticks(clients, [str(c) for c in clients])
+    ax2.set_xlabel("concurrent clients")
+    ax2.set_ylabel("latency ms")
+    ax2.set_title("latency per request")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", default=str(REPO / "weights" / "cspdet-shapes.pt"))
+    p.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"])
+    p.add_argument("--image", type=Path, default=REPO / "demos" / "media" / "demo_000.jpg")
+    p.add_argument("--requests", type=int, default=2000)
+    p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--max-wait-ms", type=float, default=5.0)
+    p.add_argument("--queue", type=int, default=32)
+    p.add_argument("--bench-runs", type=int, default=300)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--plot", type=Path)
+    args = p.parse_args(argv)
+    body = args.image.read_bytes()
+    results = [run_backend(args, b, body) for b in args.backends]
+    print(table(results))
+    for r in results:
+        m = r["rss_mb"]
+        print(f"{r['backend']}: server RSS {m['before']:.0f} MiB after warm-up, {m['after']:.0f} MiB after "
+              f"{len(r['runs']) * args.requests} requests (peak {m['peak']:.0f}); SIGTERM exit code {r['exit_code']}")
+    load = os.getloadavg()[0]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1-minute load {load:.1f} "
+          "at the end (the client runs on the same cores)")
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "load": load, "cores": os.cpu_count()}, indent=1))
+    if args.plot:
+        plot(results, args.plot)
+        print(f"saved {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
