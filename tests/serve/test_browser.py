@@ -5,6 +5,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -63,17 +64,20 @@ def test_the_page_draws_what_the_api_answers(browser, client, tmp_path):
     page.goto(client.base_url.join("/").__str__())
     page.wait_for_function("window.cspdet && window.cspdet.ready")
     assert "cspdet-shapes" in page.inner_text("#model")
-    page.set_input_files("#file", str(media()))
+    # twice the demo image's size, so the page scales it (to 960 px wide) and the boxes with it
+    big = tmp_path / "big.png"
+    cv2.imwrite(str(big), cv2.resize(cv2.imread(str(media())), (1280, 720), interpolation=cv2.INTER_CUBIC))
+    page.set_input_files("#file", str(big))
     page.wait_for_function("window.cspdet.frames >= 1", timeout=60_000)
     shown = page.evaluate("window.cspdet.last")
     drawn = page.evaluate("window.cspdet.drawn")
     scale = page.evaluate("window.cspdet.scale")
-    api = client.post("/v1/detect", content=media().read_bytes()).json()
+    api = client.post("/v1/detect", content=big.read_bytes()).json()
     assert [d["box"] for d in shown["detections"]] == [d["box"] for d in api["detections"]]
     assert [d["name"] for d in shown["detections"]] == [d["name"] for d in api["detections"]]
     assert len(drawn) == len(api["detections"]) >= 2
     pixels = canvas_pixels(page)
-    assert pixels.shape[:2] == (round(360 * scale), round(640 * scale))
+    assert scale == 0.75 and pixels.shape[:2] == (540, 960)
     hits = total = 0
     for d, det in zip(drawn, api["detections"]):
         np.testing.assert_allclose(d["box"], np.array(det["box"]) * scale, atol=1e-3)
