@@ -85,8 +85,9 @@ def test_multipart_without_a_file_is_415_and_a_broken_one_400(http):
     assert r.text.count("\n") <= 1 and r.json()["status"] == r.status_code
 
 
-def test_header_over_the_pixel_cap_is_413_before_decoding(http):
-    body = refused(http.post("/v1/detect", content=png_header(30000, 30000)), 413, "30000x30000")
+@pytest.mark.parametrize("side", [1001, 30000])  # over this server's --max-pixels 1000000, and over any cap
+def test_header_over_the_pixel_cap_is_413_before_decoding(http, side):
+    body = refused(http.post("/v1/detect", content=png_header(side, side)), 413, f"{side}x{side}")
     assert "--max-pixels" in body["error"]
 
 
