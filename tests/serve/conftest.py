@@ -103,5 +103,14 @@ def client(api_server):
         yield c
 
 
+@pytest.fixture(scope="module")
+def http(server):
+    """A client of the module's own ``server`` fixture (no key)."""
+    import httpx
+
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c
+
+
 def media(name: str = "demo_000.jpg") -> Path:
     return MEDIA / name

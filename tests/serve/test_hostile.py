@@ -24,14 +24,6 @@ def server():
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def http(server):
-    import httpx
-
-    with httpx.Client(base_url=server.url, timeout=30) as c:
-        yield c
-
-
 @pytest.fixture(autouse=True)
 def healthy_after(http):
     yield

@@ -73,14 +73,6 @@ def server(camera, tmp_path_factory):
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def http(server):
-    import httpx
-
-    with httpx.Client(base_url=server.url, timeout=30) as c:
-        yield c
-
-
 def wait_for(check, timeout: float = 90.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
