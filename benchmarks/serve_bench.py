@@ -36,15 +36,54 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def in_process_fps(weights: str, backend: str, image: Path, batch: int, runs: int) -> dict:
+def in_process_fps(weights: str, backend: str, image: Path, batch: int, runs: int, size: int | None) -> dict:
     """``cspdet bench``'s fps and per-stage ms for one model and backend."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
         cmd = [sys.executable, "-m", "detector", "bench", weights, "--backends", backend, "--image", str(image),
-               "--batch", str(batch), "--runs", str(runs), "--warmup", "10", "--json", str(out), "--no-progress"]
+               "--batch", str(batch), "--runs", str(runs), "--warmup", "10", "--json", str(out), "--no-progress",
+               *(["--img-size", str(size)] if size else [])]
         subprocess.run(cmd, check=True, cwd=REPO, capture_output=True, text=True)
         row = json.loads(out.read_text())["rows"][0]
     return {"fps": row["fps"], "batch": batch, **{f"{k}_ms": v["median"] for k, v in row["ms"].items()}}
+
+
+CPU_SCRIPT = """
+import json, resource, sys, time
+import cv2, numpy as np
+from detector.runtime.predictor import Detector
+weights, backend, image, size, n = sys.argv[1:6]
+det = Detector(weights, backend=backend, img_size=int(size) or None)
+data = open(image, "rb").read()
+decode = lambda: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+img = decode()
+out = {}
+for name, step in (("bench", lambda: det(img)), ("decode_too", lambda: det(decode()))):
+    for _ in range(10):
+        step()
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(int(n)):
+        step()
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
+    out[name] = {"cpu_ms": cpu * 1e3 / int(n), "fps": int(n) / (time.perf_counter() - t0)}
+print(json.dumps(out))
+"""
+
+
+def in_process_cpu(weights: str, backend: str, image: Path, size: int | None, n: int = 200) -> dict:
+    """CPU ms per image of the in-process pipeline, as ``cspdet bench`` times it (a decoded image:
+    letterbox, inference, NMS) and with the JPEG decode the server also does. CPU time, unlike
+    fps, hardly depends on what else the machine runs."""
+    r = subprocess.run([sys.executable, "-c", CPU_SCRIPT, weights, backend, str(image), str(size or 0), str(n)],
+                       check=True, cwd=REPO, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -110,12 +149,26 @@ def drive(host: str, port: int, body: bytes, requests: int, clients: int) -> dic
 
 
 def run_backend(args, backend: str, body: bytes) -> dict:
-    """In-process fps measured just before and just after each served run (the server idle), so a
-    machine whose load changes meets both sides alike; the ratio takes their mean."""
+    """One backend's measurements (see ``_measure``)."""
     weights = args.weights
-    bench = lambda batch: in_process_fps(weights, backend, args.image, batch, args.bench_runs)  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(["--weights", weights, "--backend", backend, "--max-batch", str(args.max_batch),
+        if backend == "onnxruntime" and not weights.endswith(".onnx"):
+            # a free-batch export, so the server's batches run as batches (the one made on the fly has batch 1);
+            # cspdet bench times the same file
+            weights = str(Path(tmp) / "model.onnx")
+            subprocess.run([sys.executable, "-m", "detector", "export", "--weights", args.weights, "--dynamic",
+                            *(["--img-size", str(args.img_size)] if args.img_size else []), "-o", weights],
+                           check=True, cwd=REPO, capture_output=True)
+        return _measure(args, backend, weights, body)
+
+
+def _measure(args, backend: str, weights: str, body: bytes) -> dict:
+    """The served runs, with in-process fps measured just before and just after each (the server
+    idle), so a machine whose load changes meets both sides alike; the ratio takes their mean."""
+    size = ["--img-size", str(args.img_size)] if args.img_size else []
+    bench = lambda batch: in_process_fps(weights, backend, args.image, batch, args.bench_runs, args.img_size)  # noqa: E731
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(["--weights", weights, "--backend", backend, *size, "--max-batch", str(args.max_batch),
                          "--max-wait-ms", str(args.max_wait_ms), "--queue", str(args.queue)], Path(tmp) / "log")
         try:
             drive(server.host, server.port, body, 50, 4)  # warm: pools, allocator, kernels
@@ -126,22 +179,25 @@ def run_backend(args, backend: str, body: bytes) -> dict:
                 print(f"[{backend}] cspdet bench, {args.requests} requests at {c} clients, cspdet bench ...",
                       flush=True)
                 before = bench(1)
+                cpu0 = cpu_seconds(server.proc.pid)
                 run = drive(server.host, server.port, body, args.requests, c)
+                cpu = (cpu_seconds(server.proc.pid) - cpu0) * 1e3 / run["requests"]
                 after = bench(1)
                 run.update(rss_mb=rss_mb(server.proc.pid)[0], in_process_fps=(before["fps"] + after["fps"]) / 2,
-                           in_process=[before, after])
+                           in_process=[before, after], server_cpu_ms=cpu)
                 runs.append(run)
             rss1 = rss_mb(server.proc.pid)
         finally:
             rc = server.stop()
-    return {"backend": backend, "in_process_batched": batched, "runs": runs,
+    cpu = in_process_cpu(weights, backend, args.image, args.img_size)
+    return {"backend": backend, "in_process_batched": batched, "in_process_cpu": cpu, "runs": runs,
             "rss_mb": {"before": rss0[0], "after": rss1[0], "peak": rss1[1]}, "exit_code": rc}
 
 
 def table(results: list[dict]) -> str:
     rows = ["| backend | clients | requests | req/s | p50 ms | p99 ms | non-200 | server RSS MiB | in-process fps "
-            "(batch 1) | served / in-process | in-process fps (batched) | served / batched |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "(batch 1) | served / in-process | in-process fps (batched) | served / batched | server CPU ms / request "
+            "| in-process CPU ms / image (+ decode) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         fpsb = r["in_process_batched"]["fps"]
         for run in r["runs"]:
@@ -149,7 +205,8 @@ def table(results: list[dict]) -> str:
             fps1 = run["in_process_fps"]
             rows.append(f"| {r['backend']} | {run['clients']} | {run['requests']} | {run['rps']:.1f} | "
                         f"{run['p50_ms']:.1f} | {run['p99_ms']:.1f} | {bad} | {run['rss_mb']:.0f} | {fps1:.1f} | "
-                        f"{run['rps'] / fps1:.0%} | {fpsb:.1f} | {run['rps'] / fpsb:.0%} |")
+                        f"{run['rps'] / fps1:.0%} | {fpsb:.1f} | {run['rps'] / fpsb:.0%} | {run['server_cpu_ms']:.2f} | "
+                        f"{r['in_process_cpu']['bench']['cpu_ms']:.2f} ({r['in_process_cpu']['decode_too']['cpu_ms']:.2f}) |")
     return "\n".join(rows)
 
 
@@ -193,6 +250,7 @@ def main(argv=None) -> int:
     p.add_argument("--image", type=Path, default=REPO / "demos" / "media" / "demo_000.jpg")
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    p.add_argument("--img-size", type=int, default=None, help="inference size (default: the model's)")
     p.add_argument("--max-batch", type=int, default=8)
     p.add_argument("--max-wait-ms", type=float, default=5.0)
     p.add_argument("--queue", type=int, default=32)
