@@ -141,6 +141,25 @@ def create_app(service: DetectionService, config: ServeConfig) -> FastAPI:
 
     app.state.drain = drain
 
+    _model_routes(app, service, config)
+    _stream_routes(app, service, hub)
+
+    for route, (body, kind) in page.items():
+        app.add_api_route(route, _static(body, kind), methods=["GET"], include_in_schema=False)
+
+    # outermost last: the request id and log see everything, CORS answers preflights before the key check
+    app.add_middleware(BodyGuard, max_bytes=config.max_bytes, timeout=config.body_timeout)
+    if config.api_key:
+        app.add_middleware(APIKey, key=config.api_key)
+    if config.cors:
+        app.add_middleware(CORSMiddleware, allow_origins=config.cors, allow_methods=["GET", "POST"],
+                           allow_headers=["content-type", "x-api-key", "authorization", "x-request-id"],
+                           expose_headers=["x-request-id"])
+    app.add_middleware(RequestLog, enabled=config.log_requests)
+    return app
+
+
+def _model_routes(app: FastAPI, service: DetectionService, config: ServeConfig) -> None:
     @app.post("/v1/detect", summary="Detect objects in one image (JPEG, PNG or WebP; raw body or multipart)",
               openapi_extra={"requestBody": IMAGE_BODY}, responses={
                   200: {"description": "detections as JSON, or the annotated image with format=jpeg",
@@ -183,22 +202,6 @@ def create_app(service: DetectionService, config: ServeConfig) -> FastAPI:
         ok = service.ready and service.batcher.alive and not app.state.draining
         status = "ready" if ok else "draining" if app.state.draining else "not ready"
         return _json({"status": status, "queued": service.admission.held}, 200 if ok else 503)
-
-    _stream_routes(app, service, hub)
-
-    for route, (body, kind) in page.items():
-        app.add_api_route(route, _static(body, kind), methods=["GET"], include_in_schema=False)
-
-    # outermost last: the request id and log see everything, CORS answers preflights before the key check
-    app.add_middleware(BodyGuard, max_bytes=config.max_bytes, timeout=config.body_timeout)
-    if config.api_key:
-        app.add_middleware(APIKey, key=config.api_key)
-    if config.cors:
-        app.add_middleware(CORSMiddleware, allow_origins=config.cors, allow_methods=["GET", "POST"],
-                           allow_headers=["content-type", "x-api-key", "authorization", "x-request-id"],
-                           expose_headers=["x-request-id"])
-    app.add_middleware(RequestLog, enabled=config.log_requests)
-    return app
 
 
 def _static(body: bytes, kind: str):
