@@ -65,8 +65,11 @@ class Latest:
     def wake(self) -> None:
         """Wake every waiter (a new value, or the server stopping)."""
         loop = self.loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake)
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._wake)
+            except RuntimeError:  # the loop has closed: nobody is waiting any more
+                pass
 
     def _wake(self) -> None:
         for fut in self._waiters:
@@ -108,12 +111,15 @@ class StreamFollower:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 3.0) -> None:
+    def signal_stop(self) -> None:
+        """Ask the thread to end; a wait for the next frame ends at once."""
         self._stop.set()
         src = self._src
-        if src is not None:  # ends a wait for the next frame at once
+        if src is not None:
             src.close()
         self.latest.wake()
+
+    def join(self, timeout: float = 3.0) -> None:
         self._thread.join(timeout)
 
     def info(self) -> dict:
@@ -206,10 +212,10 @@ class StreamHub:
             f.latest.wake()
 
     def stop(self) -> None:
+        for f in self.followers.values():  # all at once, then wait for each
+            f.signal_stop()
         for f in self.followers.values():
-            f.stop(timeout=0)
-        for f in self.followers.values():
-            f.stop()
+            f.join(3.0)
 
     def get(self, name: str) -> StreamFollower | None:
         return self.followers.get(name)
