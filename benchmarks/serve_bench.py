@@ -189,7 +189,7 @@ def _measure(args, backend: str, weights: str, body: bytes) -> dict:
             rss1 = rss_mb(server.proc.pid)
         finally:
             rc = server.stop()
-    cpu = in_process_cpu(weights, backend, args.image, args.img_size)
+    cpu = in_process_cpu(weights, backend, args.image, args.img_size, n=max(args.bench_runs, 5))
     return {"backend": backend, "in_process_batched": batched, "in_process_cpu": cpu, "runs": runs,
             "rss_mb": {"before": rss0[0], "after": rss1[0], "peak": rss1[1]}, "exit_code": rc}
 
@@ -216,7 +216,7 @@ def plot(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.2))
     width = 0.8 / len(results)
     clients = [run["clients"] for run in results[0]["runs"]]
     for i, r in enumerate(results):
@@ -239,6 +239,17 @@ def plot(results: list[dict], path: Path) -> None:
     ax2.set_ylabel("latency ms")
     ax2.set_title("latency per request (client side)")
     ax2.legend(fontsize=8)
+    for i, r in enumerate(results):  # CPU per image: what the machine's load hardly changes
+        xs = np.arange(len(r["runs"])) + i * width
+        ratio = [r["in_process_cpu"]["bench"]["cpu_ms"] / run["server_cpu_ms"] for run in r["runs"]]
+        ax3.bar(xs, ratio, width, label=r["backend"])
+        for x, v in zip(xs, ratio):
+            ax3.text(x, v, f"{v:.0%}", ha="center", va="bottom", fontsize=8)
+    ax3.axhline(0.85, color="k", ls=":", lw=1, label="85%")
+    ax3.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} clients" for c in clients])
+    ax3.set_ylabel("in-process CPU ms / served CPU ms per image")
+    ax3.set_title("capacity by CPU time (load-independent)")
+    ax3.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -257,7 +268,14 @@ def main(argv=None) -> int:
     p.add_argument("--bench-runs", type=int, default=300)
     p.add_argument("--json", type=Path)
     p.add_argument("--plot", type=Path)
+    p.add_argument("--replot", type=Path, metavar="JSON", help="print and draw a saved --json run instead of running")
     args = p.parse_args(argv)
+    if args.replot:
+        results = json.loads(args.replot.read_text())["results"]
+        print(table(results))
+        if args.plot:
+            plot(results, args.plot)
+        return 0
     body = args.image.read_bytes()
     results = [run_backend(args, b, body) for b in args.backends]
     print(table(results))

@@ -94,7 +94,9 @@ def _install_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, e: RequestValidationError):
         err = e.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())[1:]) or "request"
-        got = f" (got {err['input']!r})" if "input" in err and not isinstance(err["input"], (dict, bytes)) else ""
+        shown = repr(err.get("input"))
+        got = f" (got {shown if len(shown) <= 60 else shown[:57] + '...'})" if isinstance(
+            err.get("input"), (str, int, float)) else ""
         return _error(request, 422, f"{where}: {err.get('msg', 'invalid')}{got}")
 
     @app.exception_handler(HTTPException)
