@@ -1,7 +1,8 @@
 """The one way cspdet finds and reads image files, and the one set of image suffixes.
 
-``read_image(path)`` returns BGR uint8 [H, W, 3] or raises ``ImageError`` (a ValueError) whose
-one-line message names the file and the cause: missing, unreadable, empty, undecodable, or over
+``read_image(path)`` (and ``decode_image(bytes, name)`` for bytes from elsewhere, an upload)
+returns BGR uint8 [H, W, 3] or raises ``ImageError`` (a ValueError) whose one-line message names
+the file and the cause: missing, unreadable, empty, undecodable, or over
 the pixel cap (``detector.limits.max_pixels()``, ``$CSPDET_MAX_PIXELS``). Callers that must go
 on (folder runs, dataset scans) catch ``ValueError``, report the message and skip the file.
 ``list_images(spec)`` expands a folder, ``.txt`` list, glob pattern or file into image paths.
@@ -125,11 +126,15 @@ def image_size(data: bytes) -> Size | None:
     return None
 
 
-def _check_pixels(path: Path, size: Size | None) -> None:
-    cap = max_pixels()
+class PixelCapError(ImageError):
+    """An image whose width x height is over the pixel cap (a server answers 413 for it)."""
+
+
+def _check_pixels(path: str | Path, size: Size | None, cap: int | None, cap_name: str | None) -> None:
+    cap = max_pixels() if cap is None else cap
     if size is not None and size[0] * size[1] > cap:
-        raise ImageError(path, f"{size[0]}x{size[1]} image is over the cap of {cap:,} pixels "
-                               f"(set ${MAX_PIXELS_ENV} to raise it)")
+        raise PixelCapError(path, f"{size[0]}x{size[1]} image is over the cap of {cap:,} pixels "
+                                  f"({cap_name or f'set ${MAX_PIXELS_ENV} to raise it'})")
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -143,16 +148,29 @@ def read_image(path: str | Path) -> np.ndarray:
         data = path.read_bytes()  # bytes + imdecode also handle non-ASCII paths
     except OSError as e:
         raise ImageError(path, f"cannot read image ({e.strerror or e})") from None
+    return decode_image(data, path)
+
+
+def decode_image(data: bytes, source: str | Path, *, cap: int | None = None, cap_name: str | None = None,
+                 require_header: bool = False) -> np.ndarray:
+    """BGR uint8 [H, W, 3] from an encoded image's bytes (a file's, an upload's); ImageError naming
+    ``source`` for anything that is not a readable image, PixelCapError when its header (checked
+    before decoding) or its decoded size is over ``cap`` pixels (default ``max_pixels()``;
+    ``cap_name`` names the setting in the message). ``require_header``: refuse bytes whose size
+    cannot be read from the header, so nothing of unknown size is ever decoded."""
     if not data:
-        raise ImageError(path, "empty file, not an image")
-    _check_pixels(path, image_size(data))
+        raise ImageError(source, "empty file, not an image")
+    size = image_size(data)
+    if size is None and require_header:
+        raise ImageError(source, "not a readable image header")
+    _check_pixels(source, size, cap, cap_name)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as e:  # e.g. a header past OpenCV's own size limit
-        raise ImageError(path, f"cannot decode image (OpenCV: {' '.join(str(e).split())[-160:]})") from None
+        raise ImageError(source, f"cannot decode image (OpenCV: {' '.join(str(e).split())[-160:]})") from None
     if img is None:
-        raise ImageError(path, "cannot decode image (corrupt or unsupported format)")
-    _check_pixels(path, (img.shape[1], img.shape[0]))
+        raise ImageError(source, "cannot decode image (corrupt or unsupported format)")
+    _check_pixels(source, (img.shape[1], img.shape[0]), cap, cap_name)
     return img
 
 

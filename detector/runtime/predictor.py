@@ -115,9 +115,10 @@ class Detector:
     def max_batch(self) -> int | None:
         return self.backend.batch
 
-    def preprocess(self, images: list[np.ndarray]):
-        """BGR images -> (blob [B, 3, h, w], letterbox infos)."""
-        return preprocess(images, self.img_size)
+    def preprocess(self, images: list[np.ndarray], size: tuple[int, int] | None = None):
+        """BGR images -> (blob [B, 3, h, w], letterbox infos); ``size`` (h, w) replaces ``img_size``
+        for this call (a multiple of the stride that the backend takes: the caller checks)."""
+        return preprocess(images, size or self.img_size)
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
         """blob [B, 3, h, w] -> decoded [B, N, 5 + nc]; splits batches a static model cannot take."""
@@ -130,8 +131,10 @@ class Detector:
         out = np.concatenate([self.backend(blob[i:i + step]) for i in range(0, len(blob), step)])
         return out[:len(blob)]
 
-    def postprocess(self, pred: np.ndarray, infos, images, paths=None) -> list[Results]:
-        dets = postprocess(pred[:len(infos)], **self.nms)
+    def postprocess(self, pred: np.ndarray, infos, images, paths=None, nms: dict | None = None) -> list[Results]:
+        """decoded [B, N, 5 + nc] -> one Results per image; ``nms`` (``self.nms``'s keys) replaces
+        the thresholds for this call."""
+        dets = postprocess(pred[:len(infos)], **(self.nms if nms is None else nms))
         out = []
         for i, (d, info) in enumerate(zip(dets, infos)):
             boxes = scale_boxes(d.boxes, info)
