@@ -146,25 +146,33 @@ class Detector:
             r.speed = dict(speed)
         return results
 
-    def track(self, frames, *, tracker=None, trail: int = 0, **tracker_args) -> Iterator[Results]:
+    def track(self, frames, *, tracker=None, trail: int = 0, adaptive=None, **tracker_args) -> Iterator[Results]:
         """Track objects over ``frames`` in order: a source spec (video, folder of frames, webcam
         index, stream URL; read with prefetching) or an iterable of BGR arrays -> one Results per
         frame, its tracked boxes with ``ids`` [T]. ``tracker_args`` go to ``ByteTracker`` (pass
         your own ``tracker`` to read ``tracker.summary()`` afterwards). ByteTrack's second round
-        uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does."""
+        uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does.
+        ``adaptive``: True or a ``KeyFramePolicy`` to call the model on key frames only, as
+        ``cspdet track --adaptive`` (``tracking/adaptive.py``)."""
         from .tracking import ByteTracker, TrackSession
 
         session = TrackSession(tracker or ByteTracker(**tracker_args), self.names, trail=trail)
+        keyed = None
+        if adaptive:
+            from .tracking.adaptive import AdaptiveTracker
+
+            keyed = AdaptiveTracker(self, session, None if adaptive is True else adaptive, flow=True)
         if not isinstance(frames, (str, Path)):
             for i, img in enumerate(frames):
-                yield session.track(self(img), i + 1)
+                yield keyed(img, i + 1) if keyed else session.track(self(img), i + 1)
             return
         from .pipeline import detect_stream
         from .sources import open_source
+        from .tracking.adaptive import adaptive_stream
 
         src = open_source(str(frames))
         try:
-            for item in session.wrap(detect_stream(self, src)):
+            for item in adaptive_stream(keyed, src) if keyed else session.wrap(detect_stream(self, src)):
                 if item.result is not None:
                     yield item.result
         finally:
