@@ -102,3 +102,17 @@ def test_track_speed_prints_both_tables_and_plots(tmp_path, capsys):
     assert "| objects | median ms / frame" in text and "| track " in text
     assert set(json.loads(out_json.read_text())["fps"]) == {"detect", "detect --conf-thres 0.1 --agnostic-nms", "track"}
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_adaptive_tracking_prints_every_mode_and_plots(tmp_path, capsys):
+    pytest.importorskip("motmetrics")
+    out_png, out_json = tmp_path / "a.png", tmp_path / "a.json"
+    argv = ["--clips", "1", "--frames", "12", "--rounds", "1", "--plot", str(out_png), "--json", str(out_json)]
+    assert script("adaptive_tracking").main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| mode " in text and "| adaptive K=8 no flow " in text and "CPU ms / frame" in text
+    res = json.loads(out_json.read_text())
+    assert set(res) == {"every frame", "adaptive K=2", "adaptive K=4", "adaptive K=8", "adaptive K=8 no flow"}
+    assert res["every frame"]["calls"] == res["every frame"]["frames"] == 12
+    assert all(0 < r["calls"] <= 12 and 0 <= r["ap50"] <= 1 and r["energy"]["cpu_s_per_frame"] > 0 for r in res.values())
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

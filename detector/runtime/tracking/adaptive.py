@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+import cv2
 import numpy as np
 
 from ..pipeline import StreamItem, prefetch
@@ -74,9 +75,10 @@ class AdaptiveTracker:
     def __call__(self, img: np.ndarray, frame_no: int, path: str | None = None) -> Results:
         """One BGR frame [H, W, 3] -> its tracked boxes; ``speed`` has 'pre'/'inference'/'post' on key frames."""
         tracker = self.session.tracker
-        reason = self.keys.reason(img, tracker)
+        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        reason = self.keys.reason(grey, tracker)
         if self.flow is not None:
-            self.flow.set_frame(img)
+            self.flow.set_frame(grey)
         self.stats.frames += 1
         if reason is None:
             out = self.session.propagate(img, frame_no, path, self.flow)

@@ -35,7 +35,8 @@ import numpy as np
 
 from . import kalman
 
-LK = dict(winSize=(9, 9), maxLevel=1)  # a 9 px window on two levels: a quarter of OpenCV's default cost
+# A 9 px window on two levels and at most 10 iterations: a sixth of OpenCV's default cost per point
+LK = dict(winSize=(9, 9), maxLevel=1, criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 10, 0.03))
 REASONS = ("first", "interval", "new track", "uncertainty", "scene", "motion")
 
 
@@ -64,10 +65,9 @@ class KeyFramePolicy:
                              f"work_width >= 16, motion_gap >= 1 and new_gap >= 1")
 
 
-def small_grey(img: np.ndarray, width: int) -> np.ndarray:
-    """BGR [H, W, 3] -> a blurred grey copy [h, width] (h keeps the aspect), what the checks compare."""
-    h, w = img.shape[:2]
-    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+def small_grey(grey: np.ndarray, width: int) -> np.ndarray:
+    """Grey [H, W] -> a blurred copy [h, width] (h keeps the aspect), what the checks compare."""
+    h, w = grey.shape[:2]
     if w > width:
         grey = cv2.resize(grey, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
     return cv2.GaussianBlur(grey, (5, 5), 0)
@@ -90,11 +90,11 @@ class KeyFrames:
         self.grey = None
         self.scale = 1.0
 
-    def reason(self, img: np.ndarray, tracker) -> str | None:
-        """The first reason (``REASONS`` order) this frame [H, W, 3] needs the detector, else None."""
+    def reason(self, grey: np.ndarray, tracker) -> str | None:
+        """The first reason (``REASONS`` order) this frame (grey [H, W]) needs the detector, else None."""
         p = self.policy
-        self.grey = small_grey(img, p.work_width)
-        self.scale = self.grey.shape[1] / img.shape[1]
+        self.grey = small_grey(grey, p.work_width)
+        self.scale = self.grey.shape[1] / grey.shape[1]
         self.since += 1
         if self.key is None:
             return "first"
@@ -142,17 +142,17 @@ class KeyFrames:
 class FlowCorrection:
     """``measure(prev_boxes, pred_boxes)`` for ``ByteTracker.propagate``: each track's box moved by
     the median Lucas-Kanade flow of corners inside it, between the previous frame and this one.
-    ``set_frame(img)`` first, every frame (key frames too). Frames wider than ``max_width`` are
+    ``set_frame(grey)`` first, every frame (key frames too). Frames wider than ``max_width`` are
     processed at that width."""
 
-    def __init__(self, max_width: int = 320, points: int = 10, max_error: float = 1.0):
+    def __init__(self, max_width: int = 320, points: int = 6, max_error: float = 1.0):
         self.max_width, self.points, self.max_error = max_width, points, max_error
         self.prev = self.grey = None
         self.scale = 1.0
 
-    def set_frame(self, img: np.ndarray) -> None:
-        h, w = img.shape[:2]
-        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    def set_frame(self, grey: np.ndarray) -> None:
+        """This frame, grey [H, W]."""
+        h, w = grey.shape[:2]
         self.scale = min(1.0, self.max_width / w)
         if self.scale < 1:
             grey = cv2.resize(grey, (self.max_width, max(1, round(h * self.scale))), interpolation=cv2.INTER_AREA)
@@ -173,7 +173,7 @@ class FlowCorrection:
         out = np.array(pred_boxes, np.float64)
         for i in range(len(prev_boxes)):
             sel = good & (owner == i)
-            if sel.sum() >= 4:
+            if sel.sum() >= 3:
                 d = np.median(moved[sel], 0)
                 out[i] = prev_boxes[i] + np.array([d[0], d[1], d[0], d[1]])
                 valid[i] = True
