@@ -103,10 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=56, help="timed calls per variant (7 blocks of 8)")
     p.add_argument("--json", type=Path, default=Path("prune_table.json"))
     p.add_argument("--plot", type=Path, default=Path("prune_table.png"))
-    p.add_argument("--quick", action="store_true", help="1 epoch on 16 images, 14 runs: a smoke run")
+    p.add_argument("--quick", action="store_true", help="1 epoch on 16 images, 14 runs, YOLOv4-tiny at 160: a smoke run")
     args = p.parse_args(argv)
+    tiny_size = 416
     if args.quick:
-        args.epochs, args.train, args.val, args.runs = 1, 16, 8, 14
+        args.epochs, args.train, args.val, args.runs, tiny_size = 1, 16, 8, 14, 160
     tiny = shared_dir() / "darknet" / "yolov4-tiny.cfg"
     rows = []
     with tempfile.TemporaryDirectory(prefix="cspdet-prune-") as tmp:
@@ -119,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
             best, ap50 = finetune(pruned, data, args.epochs, work, f"shapes-{r:g}")
             rows.append({"model": "shapes", "ratio": r, "size": SIZE, "weights": best, "ap50": ap50})
         for r in RATIOS:
-            rows.append({"model": "yolov4-tiny", "ratio": r, "size": 416, "ap50": None,
-                         "weights": prune(str(tiny), r, 416, work, f"tiny-{r:g}")})
+            rows.append({"model": "yolov4-tiny", "ratio": r, "size": tiny_size, "ap50": None,
+                         "weights": prune(str(tiny), r, tiny_size, work, f"tiny-{r:g}")})
         (work / "models").mkdir()
         for r in rows:  # bench labels rows by file name: one name per variant
             named = work / "models" / f"{r['model']}-r{r['ratio']:g}.pt"
