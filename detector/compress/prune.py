@@ -127,17 +127,22 @@ def _shortcut_pruner(tp, widths: dict):
     return ShortcutPruner()
 
 
-def _inputs(model: nn.Module, x: torch.Tensor, kinds) -> dict[nn.Module, list[int]]:
-    """Channel counts of every input of each module of ``kinds``, from one forward pass."""
-    seen = {}
-    hooks = [m.register_forward_pre_hook(lambda mod, inp: seen.__setitem__(mod, [int(t.shape[1]) for t in inp]))
-             for m in model.modules() if isinstance(m, kinds)]
+def _forward_with(model: nn.Module, x: torch.Tensor, modules, hook) -> None:
+    """One forward pass of ``x`` with ``hook(module, inputs)`` run before each of ``modules``."""
+    handles = [m.register_forward_pre_hook(hook) for m in modules]
     try:
         with torch.no_grad():
             model(x)
     finally:
-        for h in hooks:
+        for h in handles:
             h.remove()
+
+
+def _inputs(model: nn.Module, x: torch.Tensor, kinds) -> dict[nn.Module, list[int]]:
+    """Channel counts of every input of each module of ``kinds``, from one forward pass."""
+    seen = {}
+    _forward_with(model, x, [m for m in model.modules() if isinstance(m, kinds)],
+                  lambda mod, inp: seen.__setitem__(mod, [int(t.shape[1]) for t in inp]))
     return seen
 
 
@@ -206,13 +211,7 @@ def _fix_maxouts(model: nn.Module, groups: dict, x: torch.Tensor) -> None:
     def pre(mod, inp):
         mod.out_channels = int(inp[0].shape[1]) // groups[mod]
 
-    hooks = [m.register_forward_pre_hook(pre) for m in groups]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    _forward_with(model, x, list(groups), pre)
 
 
 def check(original: nn.Module, pruned: nn.Module, alive: dict, x: torch.Tensor) -> float:
