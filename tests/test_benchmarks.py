@@ -102,3 +102,36 @@ def test_track_speed_prints_both_tables_and_plots(tmp_path, capsys):
     assert "| objects | median ms / frame" in text and "| track " in text
     assert set(json.loads(out_json.read_text())["fps"]) == {"detect", "detect --conf-thres 0.1 --agnostic-nms", "track"}
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_adaptive_tracking_prints_every_mode_and_plots(tmp_path, capsys):
+    pytest.importorskip("motmetrics")
+    out_png, out_json = tmp_path / "a.png", tmp_path / "a.json"
+    argv = ["--clips", "1", "--frames", "12", "--rounds", "1", "--plot", str(out_png), "--json", str(out_json)]
+    assert script("adaptive_tracking").main(argv) == 0
+    text = capsys.readouterr().out
+    assert "| mode " in text and "| adaptive K=8 no flow " in text and "CPU ms / frame" in text
+    res = json.loads(out_json.read_text())
+    assert set(res) == {"every frame", "adaptive K=2", "adaptive K=4", "adaptive K=6 (default)", "adaptive K=8",
+                        "adaptive K=8 no flow"}
+    assert res["every frame"]["calls"] == res["every frame"]["frames"] == 12
+    assert all(0 < r["calls"] <= 12 and 0 <= r["ap50"] <= 1 and r["energy"]["cpu_s_per_frame"] > 0 for r in res.values())
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_prune_table_quick_prints_both_models_and_plots(tmp_path, capsys):
+    pytest.importorskip("torch_pruning")
+    if not (shared_dir() / "darknet" / "yolov4-tiny.cfg").is_file():
+        missing_shared(f"{shared_dir() / 'darknet'} not found: set CSPDET_SHARED to the folder holding darknet/*.cfg")
+    out_json, out_png = tmp_path / "p.json", tmp_path / "p.png"
+    assert script("prune_table").main(["--quick", "--json", str(out_json), "--plot", str(out_png)]) == 0
+    text = capsys.readouterr().out
+    assert "| model " in text and "ONNX Runtime ms" in text and "OpenVINO ms" in text
+    rows = json.loads(out_json.read_text())["rows"]
+    assert [(r["model"], r["ratio"]) for r in rows] == [(m, r) for m in ("shapes", "yolov4-tiny") for r in (0, 0.25, 0.5)]
+    for model in ("shapes", "yolov4-tiny"):
+        g = [r["gflops"] for r in rows if r["model"] == model]
+        assert g[0] > g[1] > g[2] > 0
+    assert all(r["onnxruntime"] > 0 and r["openvino"] > 0 for r in rows)
+    assert all(0 <= r["ap50"] <= 1 for r in rows if r["model"] == "shapes")
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -16,7 +16,7 @@ import time
 
 import cv2
 
-from cspdet_rt import Model, Source, draw, draw_fps, write_sidecar
+from cspdet_rt import Model, Source, Tegrastats, draw, draw_fps, energy_line, power_mode, write_sidecar
 
 VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov")
 
@@ -44,6 +44,8 @@ def parse_args(argv=None):
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: until the source ends)")
     p.add_argument("--print", action="store_true", dest="print_dets", help="print each frame's detections")
     p.add_argument("--no-onnx", action="store_true", help="read metadata with the built-in reader, not onnx")
+    p.add_argument("--no-power", action="store_true",
+                   help="do not measure energy (by default J/frame comes from tegrastats' VDD_IN where it runs)")
     p.add_argument("--write-sidecar", metavar="OUT.json", default=None,
                    help="write the ONNX model's metadata as JSON (for an engine built from it) and exit")
     return p.parse_args(argv)
@@ -83,6 +85,11 @@ def run(args):
     src = Source(args.source, args.csi, args.sensor_id, args.capture_size, args.capture_fps, args.flip_method)
     saver = Saver(args.save) if args.save else None
     stats = {"frames": 0, "detections": 0, "pre": 0.0, "infer": 0.0, "post": 0.0}
+    mode = power_mode()
+    if mode:  # fps and J/frame are only comparable within one power mode (docs/jetson.md)
+        print("power mode: {}".format(mode))
+    meter = Tegrastats() if not args.no_power else None
+    meter = meter.start() if meter is not None and meter.available else None
     fps, last, t_start = 0.0, None, time.perf_counter()
     try:
         for name, frame in src:
@@ -115,12 +122,15 @@ def run(args):
             saver.close()
         if not args.no_show:
             cv2.destroyAllWindows()
-    wall = time.perf_counter() - t_start
+        wall = time.perf_counter() - t_start
+        stats["energy"] = energy_line(meter, stats["frames"], wall)
+        if meter is not None:
+            meter.stop()
     n = max(stats["frames"], 1)
     stats.update({k: stats[k] / n for k in ("pre", "infer", "post")})
     stats["fps"] = stats["frames"] / wall if wall > 0 else 0.0
     print("{frames} frames, {detections} detections | mean pre {pre:.1f} ms, inference {infer:.1f} ms, "
-          "post {post:.1f} ms | {fps:.1f} fps end-to-end".format(**stats))
+          "post {post:.1f} ms | {fps:.1f} fps end-to-end | {energy}".format(**stats))
     return stats
 
 

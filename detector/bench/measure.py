@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from ..runtime.backends import BENCH_BACKENDS
+from .energy import EnergyWindow, open_meter
 from .flops import model_gflops
 from .roofline import Roofline, RooflineProbe
 from .runners import DetectorRunner, Unsupported, make_runner
@@ -44,6 +45,8 @@ class BenchConfig:
     block: int = 0
     """0: each combination's runs back to back. N > 1: every combination timed in turn, N calls at
     a time with the first dropped, in a new shuffled order each round (see ``measure_blocks``)."""
+    energy: bool = False
+    """Also measure joules (RAPL or tegrastats, ``energy.py``) and process CPU-seconds per image."""
 
 
 @dataclass
@@ -67,6 +70,8 @@ class Row:
     video: dict | None = None
     via: str | None = None
     """A baseline's path into OpenCV (``runners.BASELINE_PATHS``); None for other rows."""
+    energy: dict | None = None
+    """``EnergyReading.to_dict()`` of the timed passes, with ``--energy``."""
 
     @property
     def fps(self) -> float:
@@ -88,7 +93,7 @@ class Row:
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("model", "kind", "backend", "engine", "size", "batch", "gflops",
                                             "detections", "fps", "inference_fps", "achieved_gflops_s",
-                                            "roofline_gflops_s", "roofline_ratio", "ratios", "video", "via")}
+                                            "roofline_gflops_s", "roofline_ratio", "ratios", "video", "via", "energy")}
         d["ms"] = {k: getattr(self, k).to_dict() for k in ("pre", "inference", "post", "total")}
         return d
 
@@ -130,12 +135,14 @@ def time_once(runner, images: list[np.ndarray]) -> tuple[dict[str, float], int]:
 
 
 def time_pipeline(runner, images: list[np.ndarray], runs: int, warmup: int,
-                  tick: Callable[[], None] | None = None) -> tuple[dict[str, Stat], float]:
+                  tick: Callable[[], None] | None = None, window=None) -> tuple[dict[str, Stat], float]:
     """Pre, inference, post and total per image over ``runs`` timed passes -> (stats, mean
-    detections per image)."""
+    detections per image). ``window``: an ``EnergyWindow`` open over the timed passes."""
     ms: dict[str, list[float]] = {"pre": [], "inference": [], "post": [], "total": []}
     dets = []
     for i in range(warmup + runs):
+        if window is not None and i == warmup:
+            window.open()
         times, count = time_once(runner, images)
         if i >= warmup:
             for key, dt in times.items():
@@ -143,6 +150,8 @@ def time_pipeline(runner, images: list[np.ndarray], runs: int, warmup: int,
             dets.append(count / len(images))
         if tick:
             tick()
+    if window is not None:
+        window.close(runs * len(images))
     return {k: Stat.of(v) for k, v in ms.items()}, float(np.mean(dets))
 
 
@@ -168,11 +177,14 @@ def make_row(cfg: BenchConfig, spec: ModelSpec, backend: str, runner, stats: dic
     return row
 
 
-def measure_one(cfg: BenchConfig, spec: ModelSpec, backend: str, size: int | None, images, tick) -> Row:
+def measure_one(cfg: BenchConfig, spec: ModelSpec, backend: str, size: int | None, images, tick, meter) -> Row:
     runner = make_runner(spec, backend, size, cfg.batch, cfg.threads, cfg.conf_thres)
+    window = EnergyWindow(*meter) if cfg.energy else None
     try:
-        stats, dets = time_pipeline(runner, images, cfg.runs, cfg.warmup, tick)
-        return make_row(cfg, spec, backend, runner, stats, dets)
+        stats, dets = time_pipeline(runner, images, cfg.runs, cfg.warmup, tick, window)
+        row = make_row(cfg, spec, backend, runner, stats, dets)
+        row.energy = window.reading().to_dict() if window else None
+        return row
     finally:
         del runner
         gc.collect()  # drop sessions and their thread pools before timing the next one
@@ -194,7 +206,7 @@ def sequential_counts(cfg: BenchConfig) -> tuple[int, int, int]:
 
 
 def measure_sequential(cfg: BenchConfig, combos, images, probes: dict, missing: dict[str, str], bar,
-                       skipped: list[dict]) -> list[Row]:
+                       skipped: list[dict], meter=(None, None)) -> list[Row]:
     """Each combination's runs back to back, its backend's roofline probe sampled before it and
     once more at the end, one runner built at a time."""
     per, between, last = sequential_counts(cfg)
@@ -208,7 +220,7 @@ def measure_sequential(cfg: BenchConfig, combos, images, probes: dict, missing: 
         probes["opencv" if backend == BASELINE_BACKEND else backend].sample(between, 0, bar.update)
         bar.set_description(f"{spec.label} {backend}" + (f" @{size}" if size else ""))
         try:
-            rows.append(measure_one(cfg, spec, backend, size, images, bar.update))
+            rows.append(measure_one(cfg, spec, backend, size, images, bar.update, meter))
         except Exception as e:  # one backend failing on one model must not end a long run
             skip(skipped, spec, backend, size, e)
             bar.update(per + between - (bar.n - done))
@@ -224,7 +236,7 @@ def block_rounds(cfg: BenchConfig) -> int:
 
 
 def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict[str, str], bar,
-                   skipped: list[dict]) -> list[Row]:
+                   skipped: list[dict], meter=(None, None)) -> list[Row]:
     """Every combination and roofline probe timed in turn, ``cfg.block`` calls at a time, in a new
     shuffled order each round. A busy spell of the machine then slows every variant alike rather
     than whichever ran at that moment, and dropping each block's first call drops the one slowed
@@ -247,7 +259,7 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
             skip(skipped, spec, backend, size, e)
             bar.update(cfg.warmup + rounds * cfg.block)
             continue
-        live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": []}, [])
+        live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": []}, [], EnergyWindow(*meter))
     rng = random.Random(0)
     bar.set_description(f"{len(live)} variants in blocks of {cfg.block}")
     for _ in range(rounds):
@@ -259,8 +271,9 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
                 continue
             if key not in live:
                 continue
-            runner, ms, dets = live[key]
+            runner, ms, dets, window = live[key]
             try:
+                window.open()
                 for j in range(cfg.block):
                     times, count = time_once(runner, images)
                     bar.update()
@@ -268,15 +281,17 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
                         for k, v in times.items():
                             ms[k].append(v)
                         dets.append(count / len(images))
+                window.close(cfg.block * len(images))
             except Exception as e:
                 skip(skipped, *combos[key], e)
                 del live[key]
     rows = []
-    for key, (runner, ms, dets) in live.items():
+    for key, (runner, ms, dets, window) in live.items():
         spec, backend, _ = combos[key]
         bar.set_description(f"video {spec.label} {backend}" if cfg.video else "rows")
         rows.append(make_row(cfg, spec, backend, runner, {k: Stat.of(v) for k, v in ms.items()},
                              float(np.mean(dets))))
+        rows[-1].energy = window.reading().to_dict() if cfg.energy else None
     live.clear()
     gc.collect()
     return rows
@@ -309,7 +324,7 @@ def _settings(cfg: BenchConfig, image: np.ndarray) -> dict:
     return {"backends": cfg.backends, "sizes": cfg.sizes, "batch": cfg.batch, "threads": cfg.threads,
             "runs": cfg.runs, "warmup": cfg.warmup, "image_shape": list(image.shape), "conf_thres": cfg.conf_thres,
             "video": str(cfg.video) if cfg.video else None, "video_frames": cfg.video_frames,
-            "video_streams": cfg.video_streams, "block": cfg.block,
+            "video_streams": cfg.video_streams, "block": cfg.block, "energy": cfg.energy,
             "models": [m.label for m in cfg.models], "baselines": [b.label for b in cfg.baselines]}
 
 
@@ -358,15 +373,18 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
     bar = tqdm(total=total, desc="bench", unit="run", disable=not progress)
     skipped: list[dict] = []
     images = [image] * cfg.batch
+    meter = open_meter() if cfg.energy else (None, None)
     try:
         if cfg.block:
             probes, missing = start_probes(engines, replace(cfg, runs=0), bar, cfg.warmup + blocks)
-            rows = measure_blocks(cfg, combos, images, probes, missing, bar, skipped)
+            rows = measure_blocks(cfg, combos, images, probes, missing, bar, skipped, meter)
         else:
             probes, missing = start_probes(engines, cfg, bar, per + last)
-            rows = measure_sequential(cfg, combos, images, probes, missing, bar, skipped)
+            rows = measure_sequential(cfg, combos, images, probes, missing, bar, skipped, meter)
     finally:
         bar.close()
+        if meter[0] is not None:
+            meter[0].stop()
     rooflines = {engine: probe.result() for engine, probe in probes.items()}
     for row in rows:
         row.roofline_gflops_s = rooflines[row.engine].gflops_per_s

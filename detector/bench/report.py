@@ -58,6 +58,29 @@ def video_table(rows: list[Row]) -> str:
                   "in-loop ms pre / infer / post"], body)
 
 
+def energy_table(rows: list[Row]) -> str:
+    """Joules and process CPU-seconds per image of each row measured with ``--energy``."""
+    body = []
+    for r in rows:
+        e = r.energy
+        jpf = e["joules_per_frame"]
+        watts = e["joules"] / e["seconds"] if jpf is not None and e["seconds"] > 0 else None
+        body.append([r.model, r.backend, r.size, "n/a" if jpf is None else f"{jpf:.4g}", _f(watts, 2),
+                     f"{e['cpu_s_per_frame']:.4f}", e["source"] or "none"])
+    return table(["model", "backend", "size", "J / image", "W", "CPU s / image", "counter"], body)
+
+
+def energy_note(rows: list[Row]) -> str | None:
+    """The one line saying why there are no joules, when the counters could not be read."""
+    from .energy import NO_COUNTERS
+
+    missing = [r.energy for r in rows if r.energy and r.energy["joules"] is None]
+    if not missing:
+        return None
+    why = missing[0].get("why_not")
+    return f"{NO_COUNTERS[:-1]}{': ' + why if why else ''}): CPU-seconds per image are given instead"
+
+
 def baseline_runtime(row: Row, machine: dict) -> str:
     """How a baseline row ran, with the OpenCV version: 'OpenCV 5.0.0 DNN (cspdet Darknet reader + ONNX export)'."""
     from .runners import BASELINE_PATHS
@@ -105,6 +128,12 @@ def print_report(report: Report, out=None) -> None:
     if any(r.video for r in report.rows):
         print("\nVideo, end to end (decode, letterbox, infer, NMS, draw, encode):\n" + video_table(report.rows),
               file=out)
+    if any(r.energy for r in report.rows):
+        print("\nEnergy per image (timed passes; the counter covers the whole CPU package or board):\n"
+              + energy_table([r for r in report.rows if r.energy]), file=out)
+        note = energy_note(report.rows)
+        if note:
+            print(note, file=out)
     for s in report.skipped:
         print(f"skipped: {s['model']} on {s['backend']}" + (f" @{s['size']}" if s["size"] else "")
               + f": {s['reason']}", file=out)

@@ -30,6 +30,7 @@ COMMANDS = {
     "synth": "detector.cli.synth",
     "models": "detector.cli.models",
     "serve": "detector.cli.serve",
+    "prune": "detector.cli.prune",
 }
 
 

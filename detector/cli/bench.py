@@ -41,6 +41,9 @@ def add_parser(sub) -> None:
     p.add_argument("--video-frames", type=positive_int, default=100, help="frames of --video to run (default 100)")
     p.add_argument("--video-streams", type=positive_int, default=1, help="frames inferred at once in the --video pipeline, "
                                                                  "as detect --streams (default 1)")
+    p.add_argument("--energy", action="store_true",
+                   help="also report joules per image from RAPL (/sys/class/powercap) or a Jetson's tegrastats "
+                        "VDD_IN, and process CPU-seconds per image ('energy: n/a (no power counters)' elsewhere)")
     p.add_argument("--json", metavar="FILE", help="write every number and the machine facts as JSON")
     p.add_argument("--plot", metavar="FILE.png", help="save fps and GFLOP/s bar charts")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -87,7 +90,7 @@ def build_config(args):
         threads=args.threads, runs=args.runs, warmup=args.warmup,
         image=read_image(args.image) if args.image else None, video=Path(args.video) if args.video else None,
         video_frames=args.video_frames, video_streams=args.video_streams, conf_thres=args.conf_thres,
-        block=args.block)
+        block=args.block, energy=args.energy)
 
 
 def run(args) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from . import DefaultsFormatter
 from .argtypes import positive_int
 from .common import add_model_args, add_nms_args, default_source, default_weights
+from .power import PowerRun, add_power_args
 
 
 def add_parser(sub) -> None:
@@ -41,6 +42,7 @@ def add_detect_args(p, project: str) -> None:
     p.add_argument("--show", action="store_true", help="show a live window with an fps overlay (q quits)")
     p.add_argument("--line-width", type=positive_int, default=None, help="box line width in pixels")
     p.add_argument("--hide-labels", action="store_true", help="draw boxes without labels")
+    add_power_args(p)
 
 
 class Stats:
@@ -66,7 +68,7 @@ def run(args) -> int:
         check_display()
     source = args.source or str(default_source())
     src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
-    run_dir = None
+    run_dir = power = None
     try:
         det = Detector(args.weights or default_weights(), **detector_kwargs(args))
         det.check_streams(args.streams)  # before any output folder or progress bar
@@ -76,13 +78,18 @@ def run(args) -> int:
         sink = Sink(run_dir, save_img=not args.nosave, save_txt=args.save_txt, save_conf=args.save_conf,
                     save_json=args.save_json, fps=getattr(src, "fps", 30.0) / args.vid_stride) if saving else None
         session = tracking(args, det, src, source, run_dir) if tracking else None
-        stats, wall, stopped = detect_loop(det, src, sink, source, args, session)
+        power = PowerRun(args, det, src, session)
+        stats, wall, stopped = detect_loop(det, src, sink, source, args, session, power)
     except BaseException:
         remove_if_empty(run_dir)
+        if power is not None:
+            power.stop()
         raise
     finally:
         src.close()
     print(f"{'Interrupted' if stopped else 'Done'}: {stats.line(wall)}")
+    for line in power.summary(stats.items):
+        print(line)
     if run_dir is not None:
         print(f"Results saved to {run_dir}")
     if stopped is not None:
@@ -90,10 +97,11 @@ def run(args) -> int:
     return 0
 
 
-def detect_loop(det, src, sink, source: str, args, session=None):
+def detect_loop(det, src, sink, source: str, args, session=None, power=None):
     """Run the pipeline into ``sink``; on Ctrl-C/SIGTERM stop reading, finish the writes already
     queued and finalise the outputs. ``session``: a ``TrackSession`` that puts IDs on the results
-    and is closed (summary written) however the run ends. Returns (stats, seconds, the interrupt or None)."""
+    and is closed (summary written) however the run ends; ``power``: a ``PowerRun`` (key frames,
+    pace). Returns (stats, seconds, the interrupt or None)."""
     from tqdm import tqdm
 
     from ..runtime.pipeline import Worker, detect_stream
@@ -107,9 +115,14 @@ def detect_loop(det, src, sink, source: str, args, session=None):
         t_start, fps_ema = time.perf_counter(), 0.0
         bar = tqdm(total=len(src) or None, desc=f"detect {Path(source).name or source}",
                    unit="image" if src.kind == "images" else "frame")
-        items = detect_stream(det, src, streams=args.streams, cancel=cancelled)
-        if session is not None:
-            items = session.wrap(items, args.vid_stride if video else 1)
+        stride = args.vid_stride if video else 1
+        items = power.stream(src, stride, cancelled) if power is not None else None
+        if items is None:
+            items = detect_stream(det, src, streams=args.streams, cancel=cancelled)
+            if session is not None:
+                items = session.wrap(items, stride)
+        if power is not None:
+            power.begin(cancelled)
         try:
             for item in items:
                 if cancelled():
@@ -134,6 +147,8 @@ def detect_loop(det, src, sink, source: str, args, session=None):
                 if sink is not None:
                     writer.submit(lambda f=frame, r=res: sink.write(
                         f, r, None if args.nosave else r.plot(f.image, args.line_width, not args.hide_labels), video))
+                if power is not None:
+                    power.tick()
         except KeyboardInterrupt as e:  # called from Python, outside ``cspdet``: signals raise there
             stopped = e
         finally:

@@ -32,6 +32,10 @@ def add_parser(sub) -> None:
                         "visibility; objects at least half visible)")
     v.add_argument("--frames", type=nonnegative_int, default=120, help="frames per clip (default: 120)")
     v.add_argument("--video-objects", type=nonnegative_int, default=4, help="objects per clip (default: 4)")
+    v.add_argument("--stop-go", action="store_true",
+                   help="objects beyond the crossing pair alternate moving and standing still")
+    v.add_argument("--entering", type=nonnegative_int, default=0,
+                   help="N more objects per clip come in through a border later and leave through the opposite one")
     p.set_defaults(run=run)
 
 
@@ -74,7 +78,7 @@ def write_videos(out, args, hw) -> int:
     if args.frames < 1 or not 2 <= args.video_objects <= 20:
         raise CLIError("--frames must be >= 1 and --video-objects 2..20 (the first two cross each other)")
     paths = make_tracking_videos(out, args.videos, args.frames, tuple(hw), args.seed, args.classes,
-                                 args.video_objects)
+                                 args.video_objects, stop_go=args.stop_go, entering=args.entering)
     print(f"{len(paths)} clips of {args.frames} frames ({hw[0]}x{hw[1]}) with ground truth in {out}; track with: "
           f"cspdet track --source {paths[0]} --img-size 128")
     return 0

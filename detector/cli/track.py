@@ -32,6 +32,9 @@ def add_parser(sub) -> None:
                    help="largest 1 - IoU x score of a first-round match (default 0.8)")
     g.add_argument("--min-track-len", type=positive_int, default=1,
                    help="tracks reported in fewer frames are left out of the MOT file and the summary (default 1)")
+    g.add_argument("--coast", type=nonnegative_int, default=0,
+                   help="keep reporting a track without a match at its predicted box for up to N frames "
+                        "(default 0: only matched boxes, as ByteTrack)")
     g.add_argument("--trail", type=nonnegative_int, default=0, help="draw each ID's last N centres (default 0: none)")
     g.add_argument("--class-nms", dest="agnostic_nms", action="store_false",
                    help="NMS per class (default here: across classes, as one object the model gives two "
@@ -50,7 +53,7 @@ def start_tracking(args, det, src, source: str, run_dir: Path):
         require_scipy()
         tracker = ByteTracker(track_buffer=args.track_buffer, high_thresh=args.track_high_thresh,
                               low_thresh=args.track_low_thresh, new_thresh=args.new_track_thresh,
-                              match_thresh=args.match_thresh)
+                              match_thresh=args.match_thresh, coast=args.coast)
     except (ValueError, ImportError) as e:
         raise CLIError(str(e)) from None
     if args.conf_thres > args.track_low_thresh:

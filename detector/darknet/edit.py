@@ -40,6 +40,25 @@ def set_classes(text: str, classes: int, source: str = "<cfg>") -> str:
         anchors = spec.in_shapes[0][0] // (5 + spec.section.get_int("classes", 20))
         _set_key(edits, inserts, spec.section, "classes", classes)
         _set_key(edits, inserts, feed, "filters", (classes + 5) * anchors)
+    return _edited(text, edits, inserts)
+
+
+def set_filters(text: str, filters: dict[int, int], source: str = "<cfg>") -> str:
+    """cfg ``text`` -> the same cfg with ``filters=`` of each ``[convolutional]`` layer index in
+    ``filters`` changed (a pruned model's widths); every other line stays as written."""
+    cfg = parse_cfg_text(text, source)
+    edits: dict[int, str] = {}
+    inserts: dict[int, list[str]] = {}
+    for index, value in filters.items():
+        sec = cfg.layers[index]
+        if sec.type != "convolutional":
+            raise sec.error(f"layer {index} is a [{sec.type}], not a [convolutional] with filters")
+        _set_key(edits, inserts, sec, "filters", value)
+    return _edited(text, edits, inserts)
+
+
+def _edited(text: str, edits: dict[int, str], inserts: dict[int, list[str]]) -> str:
+    """``text`` with line ``n`` replaced by ``edits[n]`` and ``inserts[n]`` added after it."""
     lines = text.splitlines(keepends=True)
     for lineno in sorted(set(edits) | set(inserts), reverse=True):  # bottom up: line numbers stay valid
         raw = lines[lineno - 1]

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 from .config import ModelConfig, build_stages, config_from_dict, load_config
+from .widths import apply_widths
 
 
 class YOLODetector(nn.Module):
@@ -14,11 +15,15 @@ class YOLODetector(nn.Module):
     tensor per level), ``names`` and the config it was built from.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, widths: dict | None = None):
         super().__init__()
         self.config = config
         self.backbone, self.neck, self.head = build_stages(config)
         self.names = config.class_names()
+        self.widths = {}
+        if widths:  # a pruned model: the layers whose channel counts differ from the config's (widths.py)
+            apply_widths(self, widths, f"{config.name} (widths)")
+            self.widths = {k: dict(v) for k, v in widths.items()}
 
     @property
     def strides(self) -> list[int]:
@@ -46,14 +51,17 @@ class YOLODetector(nn.Module):
         return self.config.img_size
 
     def describe(self) -> dict:
-        """What a checkpoint needs to rebuild this model (plain data)."""
-        return {"type": "yaml", "config": self.config.to_dict()}
+        """What a checkpoint needs to rebuild this model (plain data); a pruned model adds its widths."""
+        return {"type": "yaml", "config": self.config.to_dict(), **({"widths": self.widths} if self.widths else {})}
 
     def with_classes(self, names: list[str]) -> "YOLODetector":
-        """The same config with a head for ``names``; new random weights."""
+        """The same config (and pruned widths) with a head for ``names``; new random weights."""
         d = self.config.to_dict()
         d.update(num_classes=len(names), names=list(names))
-        return YOLODetector(config_from_dict(d, f"{self.config.name} with {len(names)} classes"))
+        heads = {f"head.convs.{i}" for i in range(len(self.head.convs))}
+        widths = {k: ({"in": v["in"]} if k in heads else v) for k, v in self.widths.items()
+                  if k not in heads or "in" in v}  # the head's outputs follow the class count
+        return YOLODetector(config_from_dict(d, f"{self.config.name} with {len(names)} classes"), widths)
 
     def freeze_units(self) -> list[tuple[str, nn.Module]]:
         """What ``--freeze N`` counts: the backbone's stages (stem, stage1, ...)."""

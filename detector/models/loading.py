@@ -40,7 +40,11 @@ def model_from_arch(arch: dict, names: list[str] | None, source: str) -> nn.Modu
     """Rebuild the architecture a checkpoint's ``arch`` entry describes."""
     kind = arch.get("type")
     if kind == "yaml":
-        return YOLODetector(config_from_dict(arch["config"], f"{source} (embedded config)"))
+        config = config_from_dict(arch["config"], f"{source} (embedded config)")
+        try:
+            return YOLODetector(config, arch.get("widths"))
+        except ValueError as e:
+            raise ValueError(f"{source}: {e}") from None
     if kind == "darknet":
         from ..darknet.detector import DarknetDetector
 

@@ -157,13 +157,15 @@ class Detector:
             r.speed = dict(speed)
         return results
 
-    def track(self, frames, *, tracker=None, trail: int = 0, **tracker_args) -> Iterator[Results]:
+    def track(self, frames, *, tracker=None, trail: int = 0, adaptive=None, **tracker_args) -> Iterator[Results]:
         """Track objects over ``frames`` in order: a source spec (video, folder of frames, webcam
         index, stream URL; read with prefetching) or an iterable of BGR arrays -> one Results per
         frame, its tracked boxes with ``ids`` [T]. ``tracker_args`` go to ``ByteTracker`` (pass
         your own ``tracker`` to read ``tracker.summary()`` afterwards). ByteTrack's second round
         uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does.
-        The arguments are checked here, before the first frame."""
+        ``adaptive``: True or a ``KeyFramePolicy`` to call the model on key frames only, as
+        ``cspdet track --adaptive`` (``tracking/adaptive.py``). The arguments are checked here,
+        before the first frame."""
         from .tracking import ByteTracker, TrackSession
 
         if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):  # a webcam, as --source 0
@@ -173,19 +175,26 @@ class Detector:
                             f"of BGR arrays, got {_described(frames)}")
         session = TrackSession(tracker or ByteTracker(**tracker_args), self.names,
                                trail=NONNEGATIVE_INT(trail, "trail"))
-        return self._track(frames, session)
+        keyed = None
+        if adaptive:
+            from .tracking.adaptive import AdaptiveTracker
 
-    def _track(self, frames, session) -> Iterator[Results]:
+            keyed = AdaptiveTracker(self, session, None if adaptive is True else adaptive, flow=True)
+        return self._track(frames, session, keyed)
+
+    def _track(self, frames, session, keyed) -> Iterator[Results]:
         if not isinstance(frames, (str, os.PathLike)):
             for i, img in enumerate(frames):
-                yield session.track(self(self._as_image(img, f"frames[{i}]")), i + 1)
+                img = self._as_image(img, f"frames[{i}]")
+                yield keyed(img, i + 1) if keyed else session.track(self(img), i + 1)
             return
         from .pipeline import detect_stream
         from .sources import open_source
+        from .tracking.adaptive import adaptive_stream
 
         src = open_source(str(frames))
         try:
-            for item in session.wrap(detect_stream(self, src)):
+            for item in adaptive_stream(keyed, src) if keyed else session.wrap(detect_stream(self, src)):
                 if item.result is not None:
                     yield item.result
         finally:

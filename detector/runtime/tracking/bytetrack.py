@@ -6,6 +6,12 @@ The steps and defaults follow ultralytics' ``BYTETracker`` (its ``bytetrack.yaml
 (``kalman.py``) and the assignment is scipy's ``linear_sum_assignment``. Two changes: an ID is
 given when a track is confirmed (second hit, or the first frame), so reported IDs run 1, 2, 3...
 without gaps, and a track keeps its class votes, first and last frame for the summary.
+
+For key-frame tracking (``adaptive.py``) the tracker can also step without detections:
+``propagate`` moves every track by its Kalman prediction (optionally corrected by a measurement
+such as optical flow) and reports the confirmed ones at their predicted boxes. ``coast`` reports
+a confirmed track that lost its match at its predicted box for up to that many more frames
+(norfair's behaviour; off by default, as in ByteTrack).
 """
 from __future__ import annotations
 
@@ -63,18 +69,22 @@ class ByteTracker:
 
     ``track_buffer``: frames a lost track waits to be found again. ``high_thresh`` /
     ``low_thresh``: the two score bands; ``new_thresh``: the score that starts a track;
-    ``match_thresh``: the largest 1 - IoU x score of a first-round match.
+    ``match_thresh``: the largest 1 - IoU x score of a first-round match. ``coast``: frames a
+    confirmed track without a match is still reported, at its predicted box (0: none).
     """
 
     def __init__(self, *, track_buffer: int = 30, high_thresh: float = 0.25, low_thresh: float = 0.1,
-                 new_thresh: float = 0.25, match_thresh: float = 0.8):
+                 new_thresh: float = 0.25, match_thresh: float = 0.8, coast: int = 0):
         track_buffer = NONNEGATIVE_INT(track_buffer, "track_buffer")
+        coast = NONNEGATIVE_INT(coast, "coast")
         high_thresh, low_thresh, new_thresh, match_thresh = (
             PROBABILITY(v, k) for k, v in (("high_thresh", high_thresh), ("low_thresh", low_thresh),
                                            ("new_thresh", new_thresh), ("match_thresh", match_thresh)))
-        if not 0 <= low_thresh <= high_thresh <= 1 or not 0 < match_thresh <= 1 or track_buffer < 0:
+        if not 0 <= low_thresh <= high_thresh <= 1 or not 0 < match_thresh <= 1 or track_buffer < 0 or coast < 0:
             raise ValueError(f"tracker: need 0 <= low_thresh ({low_thresh}) <= high_thresh ({high_thresh}) <= 1, "
-                             f"0 < match_thresh ({match_thresh}) <= 1 and track_buffer ({track_buffer}) >= 0")
+                             f"0 < match_thresh ({match_thresh}) <= 1, track_buffer ({track_buffer}) >= 0 "
+                             f"and coast ({coast}) >= 0")
+        self.coast = coast
         self.buffer, self.high, self.low = track_buffer, high_thresh, low_thresh
         self.new, self.match = new_thresh, match_thresh
         self.step, self.next_id = 0, 1
@@ -111,23 +121,68 @@ class ByteTracker:
         born = [self._start(boxes[i], scores[i], classes[i]) for i in high_left if scores[i] >= self.new]
         self._correct(boxes)
 
-        tracks = self.active + self.lost + born
+        self._retire(self.active + self.lost + born)
+        for t in self.active:
+            if not t.id and (self.step == 1 or t.hits > 1):
+                t.id, self.next_id = self.next_id, self.next_id + 1
+                self.confirmed[t.id] = t
+        matched = [t for t in self.active if t.id and t.seen_at == self.step]
+        return self._report([(t, t.box) for t in matched] + self._coasting(), frame)
+
+    def propagate(self, frame: int | None = None, measure=None) -> Tracked:
+        """One frame without detections: every track moves by its Kalman prediction -> the
+        confirmed tracked ones (and coasting lost ones) at their predicted boxes.
+
+        ``measure``: optional callable, (boxes [T, 4] xyxy of the tracked tracks at the previous
+        frame, their predicted boxes [T, 4]) -> (boxes [T, 4], valid [T] bool), a cheap measurement
+        (optical flow) that corrects the prediction where valid. A track is never lost here: only
+        a detector call can tell."""
+        self.step += 1
+        frame = self.step if frame is None else int(frame)
+        self._retire(self.active + self.lost)
+        before = kalman.xyah_to_xyxy(np.stack([t.mean for t in self.active])) if self.active else None
+        self._predict(self.active + self.lost)
+        if measure is not None and self.active:
+            boxes, valid = measure(before, kalman.xyah_to_xyxy(np.stack([t.mean for t in self.active])))
+            fixed = [t for t, ok in zip(self.active, valid) if ok]
+            if fixed:
+                mean, cov = kalman.update(np.stack([t.mean for t in fixed]), np.stack([t.cov for t in fixed]),
+                                          kalman.xyxy_to_xyah(np.asarray(boxes, np.float64)[np.asarray(valid, bool)]))
+                for t, m, c in zip(fixed, mean, cov):
+                    t.mean, t.cov = m, c
+        out = [(t, kalman.xyah_to_xyxy(t.mean[None])[0]) for t in self.active if t.id]
+        return self._report(out + self._coasting(), frame)
+
+    def uncertainty(self) -> np.ndarray:
+        """Per tracked track (confirmed or not): the standard deviation of its predicted centre
+        over its height [T]; it grows with each frame since the track's last match."""
+        if not self.active:
+            return np.zeros(0)
+        cov = np.stack([t.cov for t in self.active])
+        h = np.maximum(np.array([t.mean[3] for t in self.active]), 1e-6)
+        return np.sqrt(np.maximum(cov[:, 0, 0], cov[:, 1, 1])) / h
+
+    def _retire(self, tracks: list[Track]) -> None:
+        """Sort tracks into tracked and lost; a track lost past the buffer is removed."""
         self.active = [t for t in tracks if t.state == TRACKED]
         self.lost = [t for t in tracks if t.state == LOST and self.step - t.seen_at <= self.buffer]
         for t in tracks:
             if t.state == REMOVED or t.state == LOST and self.step - t.seen_at > self.buffer:
                 t.state, t.mean, t.cov = REMOVED, None, None  # the summary keeps the rest, not the filter
-        for t in tracks:
-            if t.state == TRACKED and not t.id and (self.step == 1 or t.hits > 1):
-                t.id, self.next_id = self.next_id, self.next_id + 1
-                self.confirmed[t.id] = t
-        out = [t for t in self.active if t.id and t.seen_at == self.step]
-        for t in out:
+
+    def _coasting(self) -> list[tuple[Track, np.ndarray]]:
+        """Confirmed lost tracks within ``coast`` frames of their last match, at their predicted box."""
+        return [(t, kalman.xyah_to_xyxy(t.mean[None])[0]) for t in self.lost
+                if t.id and self.step - t.seen_at <= self.coast]
+
+    def _report(self, pairs: list[tuple[Track, np.ndarray]], frame: int) -> Tracked:
+        """(track, box) pairs of one frame -> Tracked; each track counts the frame in its summary."""
+        for t, _ in pairs:
             t.first, t.last, t.length = t.first if t.length else frame, frame, t.length + 1
             t.votes[t.cls] += 1
-        return Tracked(np.array([t.box for t in out], np.float32).reshape(-1, 4),
-                       np.array([t.score for t in out], np.float32), np.array([t.cls for t in out], np.int64),
-                       np.array([t.id for t in out], np.int64))
+        return Tracked(np.array([b for _, b in pairs], np.float32).reshape(-1, 4),
+                       np.array([t.score for t, _ in pairs], np.float32),
+                       np.array([t.cls for t, _ in pairs], np.int64), np.array([t.id for t, _ in pairs], np.int64))
 
     def _predict(self, tracks: list[Track]) -> None:
         if not tracks:

@@ -45,6 +45,17 @@ class TrackSession:
         """This frame's detections -> its tracked boxes (``ids`` set; ``speed['track']`` in ms)."""
         t0 = time.perf_counter()
         out = self.tracker.update(result.xyxy, result.scores, result.class_ids, frame_no)
+        return self._emit(out, result, frame_no, t0)
+
+    def propagate(self, image, frame_no: int, path: str | None = None, measure=None) -> Results:
+        """A frame the detector skipped -> the tracks at their predicted boxes (``ByteTracker.propagate``;
+        ``measure`` corrects them), written and drawn like any other frame."""
+        t0 = time.perf_counter()
+        out = self.tracker.propagate(frame_no, measure)
+        empty = Results(out.xyxy[:0], out.scores[:0], out.class_ids[:0], self.names, image, path)
+        return self._emit(out, empty, frame_no, t0)
+
+    def _emit(self, out, result: Results, frame_no: int, t0: float) -> Results:
         trails = self.trails.update(out.xyxy, out.ids) if self.trails else None
         if self.mot is not None:
             self._write(out, frame_no)
