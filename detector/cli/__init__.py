@@ -29,6 +29,7 @@ COMMANDS = {
     "bench": "detector.cli.bench",
     "synth": "detector.cli.synth",
     "models": "detector.cli.models",
+    "batch": "detector.cli.batch",
 }
 
 

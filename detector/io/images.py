@@ -125,7 +125,7 @@ def image_size(data: bytes) -> Size | None:
     return None
 
 
-def _check_pixels(path: Path, size: Size | None) -> None:
+def _check_pixels(path: str | Path, size: Size | None) -> None:
     cap = max_pixels()
     if size is not None and size[0] * size[1] > cap:
         raise ImageError(path, f"{size[0]}x{size[1]} image is over the cap of {cap:,} pixels "
@@ -142,6 +142,12 @@ def read_image(path: str | Path) -> np.ndarray:
         data = path.read_bytes()  # bytes + imdecode also handle non-ASCII paths
     except OSError as e:
         raise ImageError(path, f"cannot read image ({e.strerror or e})") from None
+    return decode_image(data, path)
+
+
+def decode_image(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
+    """BGR uint8 [H, W, 3] from an image file's bytes (read from anywhere: an object store, a
+    Ray Data ``bytes`` column), under ``read_image``'s checks; ``path`` names it in the error."""
     if not data:
         raise ImageError(path, "empty file, not an image")
     _check_pixels(path, image_size(data))
@@ -163,31 +169,32 @@ def is_file(path: Path) -> bool:
         return False
 
 
-def is_image_file(path: str | Path) -> bool:
-    """A regular file (links followed) whose suffix is one of IMAGE_SUFFIXES."""
+def is_image_file(path: str | Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> bool:
+    """A regular file (links followed) whose suffix is one of ``suffixes`` (IMAGE_SUFFIXES)."""
     path = Path(path)
-    return path.suffix.lower() in IMAGE_SUFFIXES and is_file(path)
+    return path.suffix.lower() in suffixes and is_file(path)
 
 
-def images_in(folder: str | Path, recursive: bool = False) -> list[Path]:
+def images_in(folder: str | Path, recursive: bool = False, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
     """Sorted image files of ``folder`` (and its subfolders with ``recursive``; linked folders
     are not entered, so a link back up the tree cannot loop)."""
     folder = Path(folder)
     found: Iterator[Path] = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if is_image_file(p))
+    return sorted(p for p in found if is_image_file(p, suffixes))
 
 
-def list_images(spec: str | Path, recursive: bool = False) -> list[Path]:
+def list_images(spec: str | Path, recursive: bool = False, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
     """Image paths from a folder (``images_in``), a ``.txt`` list (one path per line, relative to
     the list's folder; blank and ``#`` lines skipped), a glob pattern, or one file. Listed and
-    single files are not checked here: ``read_image`` reports what is wrong with them."""
+    single files are not checked here: ``read_image`` reports what is wrong with them.
+    ``suffixes``: the files a folder or glob yields (``cspdet batch`` adds videos')."""
     path = Path(spec)
     if path.is_dir():
-        return images_in(path, recursive)
+        return images_in(path, recursive, suffixes)
     if path.suffix.lower() == ".txt" and is_file(path):
         lines = [ln.strip() for ln in read_text(path).splitlines()]
         return [p if p.is_absolute() else path.parent / p
                 for p in map(Path, (ln for ln in lines if ln and not ln.startswith("#")))]
     if any(ch in str(spec) for ch in "*?["):
-        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_image_file(p))
+        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_image_file(p, suffixes))
     return [path]
