@@ -229,16 +229,18 @@ def test_a_video_is_read_in_order_and_tracked(tmp_path, videos):
     expected = list(det.track(str(videos / "a.mp4")))
     vp = VideoPredictor(str(WEIGHTS), tracker={}, out_dir=str(tmp_path), **dict(SETTINGS, conf_thres=0.1),
                         agnostic=True)
-    table = vp({"path": np.array([str(videos / "a.mp4"), str(videos / "c.mp4")], dtype=object),
-                "name": np.array(["a.mp4", "c.mp4"], dtype=object)})
+    table = vp({"path": np.array([str(videos / "a.mp4"), str(videos / "c.mp4"), str(videos / "a.mp4")], dtype=object),
+                "name": np.array(["a.mp4", "c.mp4", "a2.mp4"], dtype=object)})
+    errors = rows(table, "error")
+    assert errors.count(None) == 48 and errors[24] == f"{videos / 'c.mp4'}: cannot open video"
     ok = table.filter(pa.compute.is_null(table.column("error")))
-    assert rows(ok, "frame") == list(range(24)) and ok.num_rows == len(expected)
-    assert rows(ok, "track_ids") == [r.ids.tolist() for r in expected]
+    assert rows(ok, "frame") == list(range(24)) * 2 and ok.num_rows == 2 * len(expected)
+    assert rows(ok, "track_ids") == [r.ids.tolist() for r in expected] * 2  # a fresh tracker per video
     assert sum(map(len, rows(ok, "track_ids"))) > 0
     for boxes, res in zip(rows(ok, "boxes"), expected):
         np.testing.assert_array_equal(np.asarray(boxes, np.float32).reshape(-1, 4), res.xyxy)
-    assert rows(table, "error")[-1] == f"{videos / 'c.mp4'}: cannot open video"
-    assert video_frames(tmp_path / "a.mp4") == 24 and sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
+    assert video_frames(tmp_path / "a.mp4") == 24
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4", "a2.mp4"]  # no temporary folder left
     strided = VideoPredictor(str(WEIGHTS), vid_stride=5, **SETTINGS)({"path": np.array([str(videos / "b.mp4")])})
     assert rows(strided, "frame") == [0, 5, 10] and "track_ids" not in strided.column_names
 

@@ -64,6 +64,7 @@ class Summary:
     seconds: float = 0.0
     first_result_s: float | None = None
     first_rows: int = 0
+    started_at: float = 0.0  # time.perf_counter() when the pipeline started
     pool: Pool | None = None
     run_dir: Path | None = None
     interrupted: KeyboardInterrupt | None = None
@@ -124,7 +125,7 @@ def run(opts: Options) -> Summary:
         run_dir = new_run_dir(opts.project, opts.name)
         summary = Summary(pool=pool, run_dir=run_dir)
         try:
-            t0 = time.perf_counter()
+            t0 = summary.started_at = time.perf_counter()
             if inputs.images:
                 run_images(opts, inputs, pool, dict(weights=weights, **detector), det, summary)
             if inputs.videos and not summary.interrupted:
@@ -161,12 +162,12 @@ def consume(ds, add: Callable, bar, summary: Summary) -> None:
     """Take the pipeline's tables as they come, in this (the main) thread: Ctrl-C raises here,
     in Ray Data's iterator, whose closing stops the execution and frees the actors, as in any
     Ray script. The interrupt is kept in ``summary`` for the caller to finish the outputs."""
-    t0 = time.perf_counter()
     batches = iter(ds.iter_batches(batch_size=None, batch_format="pyarrow"))
     try:
         for table in batches:
             if summary.first_result_s is None:
-                summary.first_result_s, summary.first_rows = time.perf_counter() - t0, table.num_rows
+                summary.first_result_s = time.perf_counter() - summary.started_at
+                summary.first_rows = table.num_rows
             add(table)
     except KeyboardInterrupt as e:
         summary.interrupted = e
