@@ -9,7 +9,8 @@ arithmetic.
 The images are coco128's, linked ``--images`` times in turn under numeric names. Every command
 runs in this process and the rounds alternate them, so a busy machine slows each alike.
 detect's rate is its own "fps end-to-end" (its frame loop, after the model is loaded); a Ray
-run's is its rate after the first result (without the actors' start-up, reported apart).
+run's is its rate after the first result (without the actors' start-up, reported apart). The
+local cluster runs its workers at niceness 0, as detect runs (Ray's default is 15).
 
 On a machine that others share, images/s measures the machine as much as the code, so CPU time
 is measured too: every process of the run (for Ray: the driver, the actors, the raylet, GCS and
@@ -200,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         owned = not ray.is_initialized()
         if owned:
+            # Ray starts its workers at niceness 15 (to keep its own daemons responsive); on a
+            # machine others share, that alone would slow the actors against detect at niceness 0
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="warning")
         cluster_start_s = time.perf_counter() - t
         try:

@@ -55,6 +55,9 @@ def connect(address: str | None = None) -> Connection:
     kwargs = dict(logging_level=logging.WARNING, log_to_driver=True)
     if address is None:
         kwargs["include_dashboard"] = False  # a throwaway local cluster: no dashboard process to feed
+        # Ray starts workers at niceness 15; on this machine the actors are the run, and at 15 any
+        # other program would take their cores (and they would fall behind `cspdet detect`)
+        os.environ.setdefault("RAY_worker_niceness", "0")
     try:
         ray.init(address=address, **kwargs)
     except ConnectionError as e:

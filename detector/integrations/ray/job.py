@@ -181,7 +181,8 @@ def consume(ds, add: Callable, bar, summary: Summary) -> None:
 def run_images(opts: Options, inputs: Inputs, pool: Pool, predictor: dict, det, summary: Summary) -> None:
     from tqdm import tqdm
 
-    predictor.update(annotate=opts.save_img, line_width=opts.line_width, labels=opts.labels)
+    predictor.update(annotate=opts.save_img, line_width=opts.line_width, labels=opts.labels,
+                     infer_batch=pool.batch_size if pool.gpus else 1)  # a GPU gains from whole batches
     ds = image_pipeline(inputs.images, inputs.image_names, pool, predictor)
     outputs = ImageOutputs(summary.run_dir, det.names, det.category_ids)
     bar = tqdm(total=len(inputs.images), desc=f"batch {Path(opts.source).name or opts.source}", unit="image")
