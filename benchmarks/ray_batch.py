@@ -9,7 +9,8 @@ arithmetic.
 The images are coco128's, linked ``--images`` times in turn under numeric names. Every command
 runs in this process and the rounds alternate them, so a busy machine slows each alike.
 detect's rate is its own "fps end-to-end" (its frame loop, after the model is loaded); a Ray
-run's is its rate after the first result (without the actors' start-up, reported apart). The
+run's is its rate once every actor runs (from the tenth of the images to the last; the time to
+the first result, the actors' start-up, is reported apart). The
 local cluster runs its workers at niceness 0, as detect runs (Ray's default is 15).
 
 On a machine that others share, images/s measures the machine as much as the code, so CPU time
@@ -123,8 +124,8 @@ def run_ray(folder: Path, weights: str, detector: dict, actors: int, threads: in
                        project=str(project))
     with contextlib.redirect_stderr(io.StringIO()):
         s = job.run(opts)
-    steady = s.images + s.skipped - s.first_rows
-    spent = cpu.spent(s.started_at + s.first_result_s, s.started_at + s.seconds)
+    start, end, steady = s.steady()
+    spent = cpu.spent(s.started_at + start, s.started_at + end)
     return {"rate": s.steady_rate, "overall": (s.images + s.skipped) / s.seconds, "first_result_s": s.first_result_s,
             "cpu_ms": 1e3 * sum(spent.values()) / steady, "cpu": spent, "steady_images": steady}
 

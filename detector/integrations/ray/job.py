@@ -63,27 +63,39 @@ class Summary:
     tracks: int = 0
     seconds: float = 0.0
     first_result_s: float | None = None
-    first_rows: int = 0
     started_at: float = 0.0  # time.perf_counter() when the pipeline started
+    arrivals: list[tuple[float, int]] = field(default_factory=list)  # (s since start, rows so far)
     pool: Pool | None = None
     run_dir: Path | None = None
     interrupted: KeyboardInterrupt | None = None
 
+    def steady(self) -> tuple[float, float, int]:
+        """(from, to, rows): the window from the result that took the run past a tenth of its
+        rows to the last one, when every actor has started (they start at once, but finish
+        loading their model one after another)."""
+        if len(self.arrivals) < 3:
+            return 0.0, 0.0, 0
+        total = self.arrivals[-1][1]
+        start = next(a for a in self.arrivals if a[1] >= total / 10)
+        return start[0], self.arrivals[-1][0], total - start[1]
+
     @property
     def steady_rate(self) -> float:
-        """Images/s after the first result: the pipeline's rate without the actors' start-up."""
-        done, spent = self.images + self.skipped - self.first_rows, self.seconds - (self.first_result_s or 0.0)
-        return done / spent if done > 0 and spent > 0 else 0.0
+        """Images/s once every actor runs (``steady``): the pipeline's rate without start-up."""
+        start, end, rows = self.steady()
+        return rows / (end - start) if rows > 0 and end > start else 0.0
 
     def line(self) -> str:
-        rate = (self.images + self.skipped) / self.seconds if self.seconds > 0 else 0.0
+        items, unit = (self.images + self.skipped, "images") if self.images or not self.videos else (self.frames,
+                                                                                                      "frames")
+        rate = items / self.seconds if self.seconds > 0 else 0.0
         parts = [f"{self.images} images, {self.detections} detections, {self.skipped} skipped"]
         if self.videos:
             tracks = f", {self.tracks} tracks" if self.tracks else ""
             parts.append(f"{self.videos} videos, {self.frames} frames{tracks}")
-        timing = f"{rate:.1f} images/s over {self.seconds:.1f} s"
+        timing = f"{rate:.1f} {unit}/s over {self.seconds:.1f} s"
         if self.first_result_s is not None and self.steady_rate:
-            timing += f" ({self.steady_rate:.1f} images/s after the first result at {self.first_result_s:.1f} s)"
+            timing += f" ({self.steady_rate:.1f} once running; first result at {self.first_result_s:.1f} s)"
         parts.append(timing)
         if self.pool is not None:
             parts.append(self.pool.describe())
@@ -158,16 +170,21 @@ def image_pipeline(paths: list[str], names: list[str], pool: Pool, predictor: di
     return pool.map_batches(path_dataset(paths, names, pool.batch_size), BatchPredictor, predictor)
 
 
-def consume(ds, add: Callable, bar, summary: Summary) -> None:
+def consume(ds, add: Callable, bar, summary: Summary, timed: bool = True) -> None:
     """Take the pipeline's tables as they come, in this (the main) thread: Ctrl-C raises here,
     in Ray Data's iterator, whose closing stops the execution and frees the actors, as in any
-    Ray script. The interrupt is kept in ``summary`` for the caller to finish the outputs."""
+    Ray script. The interrupt is kept in ``summary`` for the caller to finish the outputs;
+    ``timed``: the arrivals go into ``summary.arrivals``."""
     batches = iter(ds.iter_batches(batch_size=None, batch_format="pyarrow"))
     try:
+        rows = 0
         for table in batches:
+            now = time.perf_counter() - summary.started_at
+            rows += table.num_rows
+            if timed:
+                summary.arrivals.append((now, rows))
             if summary.first_result_s is None:
-                summary.first_result_s = time.perf_counter() - summary.started_at
-                summary.first_rows = table.num_rows
+                summary.first_result_s = now
             add(table)
     except KeyboardInterrupt as e:
         summary.interrupted = e
@@ -224,7 +241,7 @@ def run_videos(opts: Options, inputs: Inputs, pool: Pool, predictor: dict, summa
         bar.update(outputs.videos - bar.n)
 
     try:
-        consume(ds, add, bar, summary)
+        consume(ds, add, bar, summary, timed=False)  # the rate counts images
     finally:
         outputs.close()
         remove_partials(summary.run_dir)
