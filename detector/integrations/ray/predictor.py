@@ -49,14 +49,11 @@ class BatchPredictor:
 
     def __init__(self, weights, *, channels: str = "rgb", annotate: bool = False, line_width: int | None = None,
                  labels: bool = True, infer_batch: int = 1, **detector_kwargs):
-        from ...runtime.predictor import Detector
-
         if channels not in ("rgb", "bgr"):
             raise ValueError(f"BatchPredictor: channels must be 'rgb' or 'bgr', got {channels!r}")
         if infer_batch < 1:
             raise ValueError(f"BatchPredictor: infer_batch must be at least 1, got {infer_batch}")
-        weights, detector_kwargs = local_weights(weights, detector_kwargs)
-        self.det = Detector(weights, **detector_kwargs)
+        self.det = actor_detector(weights, detector_kwargs)
         self.rgb, self.annotate, self.infer_batch = channels == "rgb", annotate, infer_batch
         self.line_width, self.labels = line_width, labels
         self.reader = FileReader()
@@ -107,6 +104,18 @@ class BatchPredictor:
 
     def _encode(self, frame: Frame, result: Results) -> bytes:
         return encode_image(Path(frame.name), result.plot(frame.image, self.line_width, self.labels))
+
+
+def actor_detector(weights, detector_kwargs: dict):
+    """This actor's ``Detector``: shipped weights written out on this node first, and OpenCV's
+    thread pool held to the actor's ``threads``, as Ray holds OpenMP's to its CPUs (two actors
+    on two cores would otherwise each decode and resize on two threads)."""
+    from ...runtime.predictor import Detector
+
+    weights, detector_kwargs = local_weights(weights, detector_kwargs)
+    if detector_kwargs.get("threads"):
+        cv2.setNumThreads(int(detector_kwargs["threads"]))
+    return Detector(weights, **detector_kwargs)
 
 
 def to_bgr(arr, rgb: bool, where: str) -> np.ndarray:

@@ -15,7 +15,7 @@ from ...runtime.results import Results
 from ...runtime.sinks import Sink, short_name
 from ...runtime.sources import VideoSource
 from .columns import HEAVY, PATH, batch_rows, detection_table, input_columns, row_names
-from .model_files import local_weights
+from .predictor import actor_detector
 
 PARTIAL = ".partial-"  # prefix of the folders annotated videos are written in before their rename
 
@@ -36,16 +36,13 @@ class VideoPredictor:
 
     def __init__(self, weights, *, tracker: dict | None = None, trail: int = 0, vid_stride: int = 1,
                  out_dir: str | None = None, line_width: int | None = None, labels: bool = True, **detector_kwargs):
-        from ...runtime.predictor import Detector
-
         if vid_stride < 1:
             raise ValueError(f"VideoPredictor: vid_stride must be at least 1, got {vid_stride}")
         if tracker is not None:
             from ...runtime.tracking import ByteTracker
 
             ByteTracker(**tracker)  # bad settings fail here, once, not per video
-        weights, detector_kwargs = local_weights(weights, detector_kwargs)
-        self.det = Detector(weights, **detector_kwargs)
+        self.det = actor_detector(weights, detector_kwargs)
         self.tracker, self.trail, self.stride, self.out_dir = tracker, trail, vid_stride, out_dir
         self.line_width, self.labels = line_width, labels
 
