@@ -3,8 +3,6 @@ batches as Ray Data would call them, the input listing, the pool sizing, the add
 the outputs, and the command's one-line errors."""
 import json
 import socket
-import subprocess
-import sys
 import time
 
 import cv2
