@@ -31,6 +31,7 @@ COMMANDS = {
     "models": "detector.cli.models",
     "serve": "detector.cli.serve",
     "prune": "detector.cli.prune",
+    "batch": "detector.cli.batch",
 }
 
 

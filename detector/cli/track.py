@@ -19,6 +19,14 @@ def add_parser(sub) -> None:
                                    "(more ID switches on fast objects), --track-buffer counts the frames it "
                                    "sees, and the MOT frame numbers stay those of the video.")
     add_detect_args(p, "runs/track")
+    add_tracker_args(p)
+    # ByteTrack's second round needs the boxes between the low and the high threshold
+    p.set_defaults(run=run, start_tracking=start_tracking, conf_thres=0.1, agnostic_nms=True)
+
+
+def add_tracker_args(p, mot_file: bool = True) -> None:
+    """ByteTrack's flags (``track`` and ``batch --track`` share them; ``mot_file``: the flag that
+    shapes ``track``'s MOT file too)."""
     g = p.add_argument_group("tracking (ByteTrack; defaults as ultralytics' bytetrack.yaml)")
     g.add_argument("--track-buffer", type=nonnegative_int, default=30,
                    help="frames a lost track is kept to be found again (default 30)")
@@ -30,8 +38,9 @@ def add_parser(sub) -> None:
                    help="score a box needs to start a track (default 0.25)")
     g.add_argument("--match-thresh", type=probability, default=0.8,
                    help="largest 1 - IoU x score of a first-round match (default 0.8)")
-    g.add_argument("--min-track-len", type=positive_int, default=1,
-                   help="tracks reported in fewer frames are left out of the MOT file and the summary (default 1)")
+    if mot_file:
+        g.add_argument("--min-track-len", type=positive_int, default=1,
+                       help="tracks reported in fewer frames are left out of the MOT file and the summary (default 1)")
     g.add_argument("--coast", type=nonnegative_int, default=0,
                    help="keep reporting a track without a match at its predicted box for up to N frames "
                         "(default 0: only matched boxes, as ByteTrack)")
@@ -39,8 +48,12 @@ def add_parser(sub) -> None:
     g.add_argument("--class-nms", dest="agnostic_nms", action="store_false",
                    help="NMS per class (default here: across classes, as one object the model gives two "
                         "classes would start two tracks)")
-    # ByteTrack's second round needs the boxes between the low and the high threshold
-    p.set_defaults(run=run, start_tracking=start_tracking, conf_thres=0.1, agnostic_nms=True)
+
+
+def tracker_kwargs(args) -> dict:
+    """``ByteTracker``'s keyword arguments from the tracking flags."""
+    return dict(track_buffer=args.track_buffer, high_thresh=args.track_high_thresh, low_thresh=args.track_low_thresh,
+                new_thresh=args.new_track_thresh, match_thresh=args.match_thresh, coast=args.coast)
 
 
 def start_tracking(args, det, src, source: str, run_dir: Path):
@@ -51,9 +64,7 @@ def start_tracking(args, det, src, source: str, run_dir: Path):
 
     try:
         require_scipy()
-        tracker = ByteTracker(track_buffer=args.track_buffer, high_thresh=args.track_high_thresh,
-                              low_thresh=args.track_low_thresh, new_thresh=args.new_track_thresh,
-                              match_thresh=args.match_thresh, coast=args.coast)
+        tracker = ByteTracker(**tracker_kwargs(args))
     except (ValueError, ImportError) as e:
         raise CLIError(str(e)) from None
     if args.conf_thres > args.track_low_thresh:

@@ -151,7 +151,7 @@ def read_image(path: str | Path) -> np.ndarray:
     return decode_image(data, path)
 
 
-def decode_image(data: bytes, source: str | Path, *, cap: int | None = None, cap_name: str | None = None,
+def decode_image(data: bytes, source: str | Path = "<bytes>", *, cap: int | None = None, cap_name: str | None = None,
                  require_header: bool = False) -> np.ndarray:
     """BGR uint8 [H, W, 3] from an encoded image's bytes (a file's, an upload's); ImageError naming
     ``source`` for anything that is not a readable image, PixelCapError when its header (checked
@@ -182,40 +182,41 @@ def is_file(path: Path) -> bool:
         return False
 
 
-def is_image_file(path: str | Path) -> bool:
-    """A regular file (links followed) whose suffix is one of IMAGE_SUFFIXES."""
+def is_image_file(path: str | Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> bool:
+    """A regular file (links followed) whose suffix is one of ``suffixes`` (IMAGE_SUFFIXES)."""
     path = Path(path)
-    return path.suffix.lower() in IMAGE_SUFFIXES and is_file(path)
+    return path.suffix.lower() in suffixes and is_file(path)
 
 
-def is_listed_image(path: Path) -> bool:
+def is_listed_image(path: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> bool:
     """An entry a folder listing reports as an image: an image file, or a link with an image
     suffix that resolves to nothing (looping, dangling), so ``read_image`` reports it and the
     run counts it as skipped instead of it vanishing from the count."""
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
+    if path.suffix.lower() not in suffixes:
         return False
     return is_file(path) or (path.is_symlink() and not path.is_dir())
 
 
-def images_in(folder: str | Path, recursive: bool = False) -> list[Path]:
+def images_in(folder: str | Path, recursive: bool = False, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
     """Sorted images of ``folder`` (and its subfolders with ``recursive``; linked folders are not
     entered, so a link back up the tree cannot loop), broken links included (``is_listed_image``)."""
     folder = Path(folder)
     found: Iterator[Path] = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if is_listed_image(p))
+    return sorted(p for p in found if is_listed_image(p, suffixes))
 
 
-def list_images(spec: str | Path, recursive: bool = False) -> list[Path]:
+def list_images(spec: str | Path, recursive: bool = False, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
     """Image paths from a folder (``images_in``), a ``.txt`` list (one path per line, relative to
     the list's folder; blank and ``#`` lines skipped), a glob pattern, or one file. Listed and
-    single files are not checked here: ``read_image`` reports what is wrong with them."""
+    single files are not checked here: ``read_image`` reports what is wrong with them.
+    ``suffixes``: the files a folder or glob yields (``cspdet batch`` adds videos')."""
     path = Path(spec)
     if path.is_dir():
-        return images_in(path, recursive)
+        return images_in(path, recursive, suffixes)
     if path.suffix.lower() == ".txt" and is_file(path):
         lines = [ln.strip() for ln in read_text(path).splitlines()]
         return [p if p.is_absolute() else path.parent / p
                 for p in map(Path, (ln for ln in lines if ln and not ln.startswith("#")))]
     if any(ch in str(spec) for ch in "*?["):
-        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_listed_image(Path(p)))
+        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_listed_image(Path(p), suffixes))
     return [path]

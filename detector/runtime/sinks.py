@@ -30,14 +30,24 @@ from .results import Results
 ENCODABLE = IMAGE_SUFFIXES - {".dng", ".pgm"}
 
 
-def write_image(path: Path, img: np.ndarray) -> Path:
-    """Encode ``img`` to ``path`` (or ``path.jpg`` when its suffix cannot hold it) -> the path written."""
-    if path.suffix.lower() not in ENCODABLE:
-        path = path.with_name(path.name + ".jpg")
-    ok, buf = cv2.imencode(path.suffix, img)
+def encoded_path(path: Path) -> Path:
+    """Where an annotated copy of ``path`` goes: ``path``, or ``path.jpg`` when its suffix cannot hold it."""
+    return path if path.suffix.lower() in ENCODABLE else path.with_name(path.name + ".jpg")
+
+
+def encode_image(path: Path, img: np.ndarray) -> bytes:
+    """``img`` encoded in the format of ``encoded_path(path)``."""
+    ok, buf = cv2.imencode(encoded_path(path).suffix, img)
     if not ok:
         raise OSError(f"{path}: could not encode the annotated image")
-    write_bytes(path, buf.tobytes())
+    return buf.tobytes()
+
+
+def write_image(path: Path, img: np.ndarray) -> Path:
+    """Encode ``img`` to ``encoded_path(path)`` -> the path written."""
+    data = encode_image(path, img)
+    path = encoded_path(path)
+    write_bytes(path, data)
     return path
 
 
@@ -63,6 +73,21 @@ class Written(NamedTuple):
     video: bool
     stem: str
     dets: list[dict]
+
+
+def write_coco(out_dir: Path, written: list[Written]) -> dict[int, int]:
+    """predictions.json, image ids by ``data.coco.image_ids``: a numeric file stem is the id;
+    when any image is numbered otherwise, image_ids.json maps every id to its file (and frame).
+    -> {index: image id} of every item (``cspdet detect``'s Sink and ``cspdet batch`` share it)."""
+    items = sorted(written, key=lambda item: item.index)  # source order, whatever the threads did
+    ids = image_ids(item.stem for item in items)
+    dets = [dict(d, image_id=i) for i, item in zip(ids, items) for d in item.dets]
+    write_bytes(out_dir / "predictions.json", json.dumps(dets).encode())
+    if any(i != numeric_stem(item.stem) for i, item in zip(ids, items)):
+        files = [{"id": i, "file_name": item.name, **({"frame": item.index} if item.video else {})}
+                 for i, item in zip(ids, items)]
+        write_bytes(out_dir / "image_ids.json", json.dumps(files, indent=1).encode())
+    return {item.index: i for i, item in zip(ids, items)}
 
 
 class Sink:
@@ -100,16 +125,7 @@ class Sink:
         self.written += 1
 
     def _write_json(self) -> None:
-        """predictions.json, image ids by ``data.coco.image_ids``: a numeric file stem is the id;
-        when any image is numbered otherwise, image_ids.json maps every id to its file (and frame)."""
-        items = sorted(self.coco, key=lambda item: item.index)  # source order, whatever the threads did
-        ids = image_ids(item.stem for item in items)
-        dets = [dict(d, image_id=i) for i, item in zip(ids, items) for d in item.dets]
-        write_bytes(self.dir / "predictions.json", json.dumps(dets).encode())
-        if any(i != numeric_stem(item.stem) for i, item in zip(ids, items)):
-            files = [{"id": i, "file_name": item.name, **({"frame": item.index} if item.video else {})}
-                     for i, item in zip(ids, items)]
-            write_bytes(self.dir / "image_ids.json", json.dumps(files, indent=1).encode())
+        write_coco(self.dir, self.coco)
 
     def _video(self, name: str, img: np.ndarray) -> None:
         if name not in self.writers:
