@@ -8,6 +8,7 @@ from pathlib import Path
 from . import DefaultsFormatter
 from .argtypes import positive_int
 from .common import add_model_args, add_nms_args, default_source, default_weights
+from .tiling import add_tile_args
 
 
 def add_parser(sub) -> None:
@@ -41,6 +42,7 @@ def add_detect_args(p, project: str) -> None:
     p.add_argument("--show", action="store_true", help="show a live window with an fps overlay (q quits)")
     p.add_argument("--line-width", type=positive_int, default=None, help="box line width in pixels")
     p.add_argument("--hide-labels", action="store_true", help="draw boxes without labels")
+    add_tile_args(p)
 
 
 class Stats:
@@ -61,6 +63,7 @@ def run(args) -> int:
     from ..runtime.sinks import Sink
     from ..runtime.sources import open_source
     from .common import detector_kwargs
+    from .tiling import tile_kwargs
 
     if args.show:
         check_display()
@@ -68,7 +71,7 @@ def run(args) -> int:
     src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
     run_dir = None
     try:
-        det = Detector(args.weights or default_weights(), **detector_kwargs(args))
+        det = Detector(args.weights or default_weights(), **detector_kwargs(args), **tile_kwargs(args))
         det.check_streams(args.streams)  # before any output folder or progress bar
         tracking = getattr(args, "start_tracking", None)  # set by ``cspdet track``
         saving = tracking or not args.nosave or args.save_txt or args.save_json
