@@ -43,7 +43,7 @@ def print_table(out=None) -> None:
         print("  ".join(cells).rstrip(), file=out)
     print("\nAP50: as the authors published it, at the input size after @ (COCO AP50 in %):", file=out)
     for i, m in enumerate(zoo.ZOO.values(), start=1):
-        print(f"  [{i}] {m.name}: {m.ap50_source}", file=out)
+        print(f"  [{i}] {m.name}: {m.ap50_source}" + (f" (AP {m.ap:.1f})" if m.ap is not None else ""), file=out)
     source = f"${zoo.MIRROR_ENV} = {zoo.mirror()}" if zoo.mirror() else "the authors' locations"
     print(f"\ncache: {zoo.home()} (${zoo.HOME_ENV}); downloads from {source}; "
           "--weights NAME fetches a model on first use", file=out)

@@ -9,7 +9,9 @@ A file put there by hand is used as it is. Any other value comes back unchanged.
 Params (conv + FC weights, as the README counts them) and GFLOPs (at the cfg's ``[net]`` size) were
 computed once with ``cspdet info --cfg`` from the official cfgs; ``tests/models/test_zoo_table.py``
 holds them to those cfgs when the shared copies are present. Weight sizes are the published files'
-exact byte counts. AP50 is what the authors published, at ``ap50_size``, with its source.
+exact byte counts (for YOLOv7 and the 640-px Scaled-YOLOv4 cfgs, whose release pages give none,
+the header plus 4 bytes per float their cfg needs: the same rule reproduces every published count).
+AP50 (and AP where given) is what the authors published, at ``ap50_size``, with its source.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ class ZooModel:
     page: str | None = None
     page_from: str | None = None
     ap50_percent: bool = True  # COCO AP50 is published in %; the shapes set's as a fraction
+    ap: float | None = None  # COCO AP@[.5:.95] where published, at ap50_size, from the same source
 
     @property
     def shipped(self) -> bool:
@@ -88,6 +91,22 @@ ZOO: dict[str, ZooModel] = {m.name: m for m in (
     _darknet("csdarknet53-panet-spp", "CSPDarknet53-PANet-SPP", 416, 64.296, 60.105, 61.3, 512,
              "COCO; CrossStagePartialNetworks README", CSPNET_CFG, None, 257_717_640,
              page="https://drive.google.com/open?id=1ezwtlTmQ1woHGZNtmKUdmyx-jqFElafA", page_from=CSPNET_REPO),
+    # YOLOv7 family: Darknet weights announced in AlexeyAB/darknet issue #8595 (release tag "yolov4")
+    _darknet("yolov7-tiny", "ELAN-tiny (YOLOv7-tiny, leaky)", 416, 6.212, 5.789, 52.8, 416,
+             "COCO val2017; YOLOv7 paper arXiv:2207.02696, Table 2 (YOLOv7-tiny, 416); weights: AlexeyAB/darknet "
+             "issue #8595", ALEXEYAB_CFG, f"{RELEASES}/yolov4/yolov7-tiny.weights", 24_967_560, ap=35.2),
+    _darknet("yolov7", "ELAN + SPPCSPC (YOLOv7)", 640, 36.882, 104.511, 69.7, 640,
+             "COCO test-dev; WongKinYiu/yolov7 README (YOLOv7, 640); weights: AlexeyAB/darknet issue #8595",
+             ALEXEYAB_CFG, f"{RELEASES}/yolov4/yolov7.weights", 147_898_248, ap=51.4),
+    _darknet("yolov7x", "E-ELAN + SPPCSPC (YOLOv7-X)", 640, 71.278, 189.674, 71.2, 640,
+             "COCO test-dev; WongKinYiu/yolov7 README (YOLOv7-X, 640); weights: AlexeyAB/darknet issue #8595",
+             ALEXEYAB_CFG, f"{RELEASES}/yolov4/yolov7x.weights", 285_638_760, ap=53.1),
+    _darknet("yolov4-csp-swish", "CSPDarknet53 CSP-PANet-SPP, swish (Scaled-YOLOv4)", 640, 52.856, 120.240, 68.7,
+             640, "COCO test-dev; AlexeyAB/darknet README, pre-trained models", ALEXEYAB_CFG,
+             f"{RELEASES}/darknet_yolo_v4_pre/yolov4-csp-swish.weights", 211_944_840, ap=50.0),
+    _darknet("yolov4x-mish", "CSPDarknet53 x1.25 CSP-PANet-SPP, mish (Scaled-YOLOv4-x)", 640, 99.654, 221.885,
+             68.5, 640, "COCO test-dev; AlexeyAB/darknet README, pre-trained models", ALEXEYAB_CFG,
+             f"{RELEASES}/darknet_yolo_v4_pre/yolov4x-mish.weights", 399_388_168, ap=50.1),
     ZooModel("cspdet-shapes", "EFM(SAM)-CSPPeleeNet nano", 256, 0.429, 0.224, 0.796, 128,
              "not COCO: cspdet's own generated shapes validation set (weights/README.md)",
              ap50_percent=False),
