@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .measure import BASELINE_BACKEND, Report, Row
+from .published import published_lines
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -104,6 +105,10 @@ def print_report(report: Report, out=None) -> None:
         print("\nSpeed vs baselines (fps / baseline fps):\n" + ratio_table(report.rows), file=out)
     if any(r.video for r in report.rows):
         print("\nVideo, end to end (decode, letterbox, infer, NMS, draw, encode):\n" + video_table(report.rows),
+              file=out)
+    published = published_lines(r.model for r in report.rows)
+    if published:  # random weights: the speed of these models, next to what their trained weights score
+        print("\nPublished accuracy (trained weights; the rows above run random ones):\n  " + "\n  ".join(published),
               file=out)
     for s in report.skipped:
         print(f"skipped: {s['model']} on {s['backend']}" + (f" @{s['size']}" if s["size"] else "")
