@@ -41,7 +41,7 @@ def test_pairwise_diou_is_darknets_and_equals_the_torch_loss_path_at_beta_1(beta
 
 def test_diou_nms_keeps_a_neighbour_that_iou_nms_drops():
     # Two boxes overlapping at IoU 0.5 with centres apart: IoU-NMS at 0.45 drops the second,
-    # DIoU-NMS subtracts (rho^2 / c^2) ** 0.6 = 0.2 ** 0.6 = 0.38 and keeps it.
+    # DIoU-NMS subtracts (rho^2 / c^2) ** 0.6 = (100 / 1700) ** 0.6 = 0.18 and keeps it (0.32 < 0.45).
     boxes = np.array([[0, 0, 30, 10], [10, 0, 40, 10]], np.float32)
     scores = np.array([0.9, 0.8], np.float32)
     assert nms(boxes, scores, None, 0.45).tolist() == [0]
@@ -96,6 +96,10 @@ def test_cut_boxes_extend_only_across_their_cut_side():
     assert keep.tolist() == [0]  # both contain the cut part: taken
     # the right side pushed out to the best match's (the whole view), not to the big box's
     np.testing.assert_array_equal(merged[0], [40, 0, 100, 40])
+    # The best match reaching out on every side pushes out only the cut one.
+    wider = np.array([[40, 0, 60, 40], [35, -2, 100, 42]], np.float32)
+    keep, merged = greedy_nmm(wider, np.array([0.9, 0.6]), None, 0.5, cut=cut[:2], iou_thres=0.9)
+    assert keep.tolist() == [0] and merged[0].tolist() == [40, 0, 100, 40]
     # A whole box never grows, and takes only boxes smaller than itself that were cut.
     keep, merged = greedy_nmm(boxes[[1, 2]], np.array([0.9, 0.5]), None, 0.5, cut=np.zeros((2, 4), bool),
                               iou_thres=0.9)
