@@ -21,15 +21,16 @@ PRECISION = {"torch": "f32", "torch-half": "bf16", "onnxruntime": "f32", "opencv
              "openvino-half": "bf16/f16", "opencv-darknet": "f32 (Darknet importer)"}
 
 
-def tiny_models(tmp: Path, calib: Path, sizes=(416, 640)) -> tuple[list[ModelSpec], list[ModelSpec], dict]:
+def tiny_models(tmp: Path, calib: Path, sizes=(416, 640), names=("yolov4-tiny", "yolov7-tiny"),
+                calib_n: int = 32) -> tuple[list[ModelSpec], list[ModelSpec], dict]:
     """(models, Darknet-importer baselines, backends per model label) for every (cfg, size) of TINY
-    whose size is in ``sizes``."""
+    with its name in ``names`` and size in ``sizes``; INT8 calibrated on ``calib_n`` images."""
     from detector.bench.artifacts import darknet_weights
     from detector.export import convert_fp16, quantize_int8
     from detector.runtime.backends.base import ensure_onnx
 
     models, baselines, backends_for = [], [], {}
-    for name, size in (t for t in TINY if t[1] in sizes):
+    for name, size in (t for t in TINY if t[1] in sizes and t[0] in names):
         base = parse_baseline(f"darknet:{name}@{size}")
         baselines.append(base)
         cfg_spec = parse_model(f"{base.source}@{size}")
@@ -38,7 +39,7 @@ def tiny_models(tmp: Path, calib: Path, sizes=(416, 640)) -> tuple[list[ModelSpe
         fp32 = ensure_onnx(darknet_weights(base.source), cfg=base.source, img_size=size)
         for kind, path, backends in (
                 ("f16", convert_fp16(fp32, tmp / f"{name}-{size}-f16.onnx"), ["onnxruntime", "opencv"]),
-                ("int8", quantize_int8(fp32, tmp / f"{name}-{size}-int8.onnx", calib, n=32),
+                ("int8", quantize_int8(fp32, tmp / f"{name}-{size}-int8.onnx", calib, n=calib_n),
                  ["onnxruntime", "opencv", "openvino"])):
             label = f"{name}-{kind}@{size}"
             models.append(ModelSpec("onnx", str(path), label, size))
