@@ -18,6 +18,8 @@ runtime's threads still spinning after its block slow every variant alike):
   weights; the tables name the OpenCV version and the path.
 - YOLOv4-tiny-416 (the same random weights of yolov4-tiny.cfg) through cspdet's ONNX export on
   ONNX Runtime, OpenCV and OpenVINO, and whether its boxes equal the importer's.
+- YOLOv7-tiny beside YOLOv4-tiny at 416 and 640 on every backend and precision, with the COCO
+  AP / AP50 their authors published (``tiny_rows.py``; ``--no-tiny`` leaves them out).
 - The paper's CSP vs plain backbone pairs as ImageNet classifiers (PeleeNet-family at 224,
   Darknet53 pair at 256, both leaky: the sizes the paper's FLOP ratios 0.87 and 0.70 are
   counted at), and the end-to-end video pipeline on a synthetic 720p clip.
@@ -78,6 +80,16 @@ NOTES = {("onnxruntime", "f16"): "no bf16 CPU kernels; its f16 convs add casts o
          ("opencv", "f16"): "OpenCV 4.x reads no float16 Conv weights, and its CPU FP16 target is ARMv8-only",
          ("openvino", "bf16"): "--half: the CPU's bf16 (else f16) hint",
          ("torch", "bf16"): "--half: oneDNN bf16 (AVX512-BF16 / AMX)"}
+
+
+def tiny_rows():
+    """benchmarks/tiny_rows.py, loaded by path (this script is run, or loaded by path by the tests)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_tiny_rows", Path(__file__).with_name("tiny_rows.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def verdict(ok: bool) -> str:
@@ -360,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plot", default="bench_table.png")
     ap.add_argument("--ap-images", type=int, default=200, help="shapes-model validation images for the AP50 changes")
     ap.add_argument("--no-ap", action="store_true", help="skip the AP50 changes on the shapes model")
+    ap.add_argument("--no-tiny", action="store_true", help="leave out the YOLOv7-tiny / YOLOv4-tiny rows")
     ap.add_argument("--quick", action="store_true", help="14 runs, 2 warm-up, 30 video frames, 16 AP images: a smoke run")
     args = ap.parse_args(argv)
     if args.quick:
@@ -376,7 +389,15 @@ def main(argv: list[str] | None = None) -> int:
         pairs = [parse_model(m) for pair in PAIRS for m in pair[:2]]
         backends_for = {labels["f16"]: ["onnxruntime", "opencv"], labels["int8"]: ONNX_BACKENDS,
                         v4.label: ONNX_BACKENDS, **{p.label: PAIR_BACKENDS for p in pairs}}
-        cfg = BenchConfig(models=[*models.values(), v4, *pairs], baselines=[parse_baseline(b) for b in BASELINES],
+        tiny, tiny_baselines = [], []
+        if not args.no_tiny:
+            # --quick: YOLOv7-tiny at 416 only (YOLOv4-tiny-416 runs as the baselines above), 8 calibration images
+            quick = dict(sizes=(416,), names=("yolov7-tiny",), calib_n=8) if args.quick else {}
+            tiny, tiny_baselines, tiny_backends = tiny_rows().tiny_models(tmp, tmp / "calib", **quick)
+            backends_for.update(tiny_backends)
+        baselines = [parse_baseline(b) for b in BASELINES]
+        baselines += [b for b in tiny_baselines if b.label not in {x.label for x in baselines}]
+        cfg = BenchConfig(models=[*models.values(), v4, *pairs, *tiny], baselines=baselines,
                           backends=F32_BACKENDS + HALF_FLAGS, backends_for=backends_for, threads=args.threads,
                           runs=args.runs, warmup=args.warmup, block=args.block, video=video,
                           video_frames=args.video_frames, video_streams=args.video_streams)
@@ -392,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
           f"threads.")
     print("\n## Precision x backend (EFM(SAM)-CSPPeleeNet-320)\n\n" + precision_table(entries))
     print("\n## Performance (CPU)\n\n" + performance_table(report, labels))
+    if not args.no_tiny:
+        print("\n## YOLOv7-tiny and YOLOv4-tiny, every backend and precision (random weights)\n\n"
+              + tiny_rows().tiny_table(report))
     print("\n## Targets\n\n" + table(["target", "measured", "target", "result"], targets(report, entries, boxes, v4.label)))
     extra = {"precisions": [{k: v for k, v in e.items() if k != "row"} | ({"fps": e["row"].fps} if "row" in e else {})
                             for e in entries], "yolov4_tiny_boxes": boxes}

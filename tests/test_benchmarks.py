@@ -27,6 +27,11 @@ def test_bench_table_quick_prints_every_target(tmp_path, capsys):
 
     assert f"| OpenCV {cv2.__version__} DNN (" in text  # the baselines' runtime names the OpenCV and its path
     assert "## Precision x backend" in text and "Measured in blocks of 8 calls, the first dropped" in text
+    tiny = text.split("## YOLOv7-tiny and YOLOv4-tiny")[1].split("##")[0]  # --quick: YOLOv7-tiny-416 only
+    for row in ("| yolov7-tiny | 416   | opencv-darknet |", "| yolov7-tiny | 416   | onnxruntime    | INT8",
+                "| yolov7-tiny | 416   | torch          | bf16", "| yolov4-tiny | 416   | opencv-darknet |"):
+        assert row in tiny, row
+    assert "AP 35.2 / AP50 52.8 @416" in tiny and "AP50 40.2 @416" in tiny
     for target in ("best f32 backend", "best reduced precision with |AP50 change| <= 0.01",
                    "YOLOv4-tiny-416 in cspdet", "achieved / single-conv", "video end-to-end (2 streams)",
                    "CSPPeleeNet / PeleeNet", "CSPDarknet53 / Darknet53"):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .measure import BASELINE_BACKEND, Report, Row
+from .published import published_lines
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -134,6 +135,10 @@ def print_report(report: Report, out=None) -> None:
         note = energy_note(report.rows)
         if note:
             print(note, file=out)
+    published = published_lines(r.model for r in report.rows)
+    if published:  # random weights: the speed of these models, next to what their trained weights score
+        print("\nPublished accuracy (trained weights; the rows above run random ones):\n  " + "\n  ".join(published),
+              file=out)
     for s in report.skipped:
         print(f"skipped: {s['model']} on {s['backend']}" + (f" @{s['size']}" if s["size"] else "")
               + f": {s['reason']}", file=out)

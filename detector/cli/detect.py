@@ -9,6 +9,7 @@ from . import DefaultsFormatter
 from .argtypes import positive_int
 from .common import add_model_args, add_nms_args, default_source, default_weights
 from .power import PowerRun, add_power_args
+from .tiling import add_tile_args
 
 
 def add_parser(sub) -> None:
@@ -43,6 +44,7 @@ def add_detect_args(p, project: str) -> None:
     p.add_argument("--line-width", type=positive_int, default=None, help="box line width in pixels")
     p.add_argument("--hide-labels", action="store_true", help="draw boxes without labels")
     add_power_args(p)
+    add_tile_args(p)
 
 
 class Stats:
@@ -63,6 +65,7 @@ def run(args) -> int:
     from ..runtime.sinks import Sink
     from ..runtime.sources import open_source
     from .common import detector_kwargs
+    from .tiling import tile_kwargs
 
     if args.show:
         check_display()
@@ -70,7 +73,7 @@ def run(args) -> int:
     src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
     run_dir = power = None
     try:
-        det = Detector(args.weights or default_weights(), **detector_kwargs(args))
+        det = Detector(args.weights or default_weights(), **detector_kwargs(args), **tile_kwargs(args))
         det.check_streams(args.streams)  # before any output folder or progress bar
         tracking = getattr(args, "start_tracking", None)  # set by ``cspdet track``
         saving = tracking or not args.nosave or args.save_txt or args.save_json

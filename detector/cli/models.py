@@ -48,7 +48,8 @@ def print_table(out=None) -> None:
           file=out)
     for i, m in enumerate(zoo.ZOO.values(), start=1):
         pin = f"pinned, from {m.sha256_from}" if m.sha256 else m.sha256_from
-        print(f"  [{i}] {m.name}: {m.ap50_source}; SHA-256 {pin}", file=out)
+        ap = f" (AP {m.ap:.1f})" if m.ap is not None else ""
+        print(f"  [{i}] {m.name}: {m.ap50_source}{ap}; SHA-256 {pin}", file=out)
     source = f"${zoo.MIRROR_ENV} = {zoo.mirror()}" if zoo.mirror() else "the authors' locations"
     print(f"\ncache: {zoo.home()} (${zoo.HOME_ENV}); downloads from {source}; "
           "--weights NAME fetches a model on first use", file=out)

@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
                    help=f"objects per image, at most {MAX_OBJECTS} (default: 2 6)")
     p.add_argument("--sizes", type=positive_float, nargs=2, default=[20, 90], metavar=("MIN", "MAX"),
                    help="object extent in px per 256 px of the image's short side (default: 20 90)")
+    p.add_argument("--sizes-px", type=positive_float, nargs=2, default=None, metavar=("MIN", "MAX"),
+                   help="object extent in px, whatever the image size (instead of --sizes): small objects "
+                        "in large images, e.g. --img-size 2160 3840 --sizes-px 12 40 --objects 30 60 for tiling")
     p.add_argument("--seed", type=int, default=0)
     v = p.add_argument_group("tracking clips (instead of the image dataset)")
     v.add_argument("--videos", type=nonnegative_int, default=0,
@@ -55,16 +58,21 @@ def run(args) -> int:
         raise CLIError(f"--img-size {args.img_size}: give N or H W, each >= 32")
     if args.train < 1 or args.val < 1 or not 1 <= args.objects[0] <= args.objects[1]:
         raise CLIError("--train and --val must be >= 1 and --objects MIN MAX with 1 <= MIN <= MAX")
-    if not 0 < args.sizes[0] <= args.sizes[1] <= 256:
+    hw = args.img_size * 2 if len(args.img_size) == 1 else args.img_size
+    if args.sizes_px is not None:
+        if not 2 < args.sizes_px[0] <= args.sizes_px[1] <= min(hw):
+            raise CLIError(f"--sizes-px {args.sizes_px[0]:g} {args.sizes_px[1]:g}: need 2 < MIN <= MAX <= the "
+                           f"image's short side {min(hw)}")
+    elif not 0 < args.sizes[0] <= args.sizes[1] <= 256:
         raise CLIError(f"--sizes {args.sizes[0]:g} {args.sizes[1]:g}: need 0 < MIN <= MAX <= 256 (px per 256 px of "
                        "the short side: 256 is an object as large as the image)")
-    hw = args.img_size * 2 if len(args.img_size) == 1 else args.img_size
     if args.videos:
         return write_videos(out, args, hw)
     bar = tqdm(total=args.train + args.val, desc="synth", unit="img")
     yaml_path = make_synthetic_dataset(out, args.train, args.val, img_size=tuple(hw), seed=args.seed,
-                                       classes=args.classes, objects=tuple(args.objects), sizes=tuple(args.sizes),
-                                       progress=bar.update)
+                                       classes=args.classes, objects=tuple(args.objects),
+                                       sizes=tuple(args.sizes_px or args.sizes), progress=bar.update,
+                                       absolute=args.sizes_px is not None)
     bar.close()
     print(f"{args.train} train + {args.val} val images ({hw[0]}x{hw[1]}, classes {', '.join(args.classes)}) "
           f"in {out}; train with: cspdet train --data {yaml_path}")

@@ -10,6 +10,7 @@ from typing import NamedTuple
 from . import DefaultsFormatter
 from .argtypes import positive_int, probability
 from .common import add_model_args
+from .tiling import add_tile_args, tile_kwargs
 
 # yolov5's thresholds: scoring keeps almost every box; --task speed times a deployment's.
 THRESHOLDS = {"val": (0.001, 0.6), "speed": (0.25, 0.45)}
@@ -39,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--save-conf", action="store_true", help="add scores to --save-txt labels")
     p.add_argument("--project", default="runs/val", help="parent folder of run folders")
     p.add_argument("--name", default="exp", help="run folder name, never overwritten")
+    add_tile_args(p)
     p.set_defaults(run=run)
 
 
@@ -53,7 +55,7 @@ def run(args) -> int:
     conf, iou = (v if v is not None else d for v, d in zip((args.conf_thres, args.iou_thres), THRESHOLDS[args.task]))
     det = Detector(weights, backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
                    cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=conf, iou_thres=iou,
-                   max_det=args.max_det)
+                   max_det=args.max_det, **tile_kwargs(args))
     ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
     if len(det.names) != ds.nc and not args.single_cls:
         raise ValueError(f"--weights {weights}: model has {len(det.names)} classes, {args.data} has {ds.nc} "

@@ -52,6 +52,23 @@ class DarknetDetector(DarknetModel):
         return [bool(y.new_coords) for y in self.yolo]
 
     @property
+    def nms_kind(self) -> str:
+        """The last ``[yolo]``'s ``nms_kind`` (Darknet reads the NMS of the net's last layer):
+        greedynms or default -> "iou", diounms -> "diou"."""
+        from ..geometry.nms import nms_kind
+
+        return nms_kind(self._last_yolo.get_str("nms_kind", "default")) if self.yolo else "iou"
+
+    @property
+    def beta_nms(self) -> float:
+        """The exponent of DIoU-NMS's distance term (Darknet's ``beta_nms``, default 0.6)."""
+        return self._last_yolo.get_float("beta_nms", 0.6) if self.yolo else 1.0
+
+    @property
+    def _last_yolo(self):
+        return self.layers[self.yolo[-1].index].section
+
+    @property
     def img_size(self) -> int:
         return self.input_size[0]
 

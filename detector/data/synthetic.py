@@ -127,31 +127,48 @@ def paint(img: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> tuple[
     return float(x), float(y), float(x + bw), float(y + bh)
 
 
+def local_mask(shape: str, hw: Sequence[int], center: Sequence[float], half: float, angle: float,
+               aspect: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """``shape_mask`` drawn in a window around ``center`` only: (mask [h', w'], its (x, y) offset).
+
+    The same pixels as the full-size mask (the offset is even, so rounding half to even lands the
+    same way), at a cost that does not grow with the image: 4K frames hold dozens of objects.
+    """
+    r = int(math.ceil(1.6 * half)) + 4  # a rotated, stretched square's corner reaches 1.58 * half
+    x0, y0 = (max(0, (int(c) - r) // 2 * 2) for c in center)
+    x1, y1 = min(hw[1], int(center[0]) + r), min(hw[0], int(center[1]) + r)
+    mask = shape_mask(shape, (y1 - y0, x1 - x0), (center[0] - x0, center[1] - y0), half, angle, aspect)
+    return mask, (x0, y0)
+
+
 def synthetic_image(rng: np.random.Generator, hw: Sequence[int], classes: Sequence[str],
-                    objects: tuple[int, int] = (1, 6), sizes: tuple[float, float] = (20, 90)
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    objects: tuple[int, int] = (1, 6), sizes: tuple[float, float] = (20, 90),
+                    absolute: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One image [H, W, 3] and its labels [K, 5] (class, cx, cy, w, h) normalised.
 
-    ``sizes`` are object extents in px for a 256-px image, scaled with min(H, W).
+    ``sizes`` are object extents in px for a 256-px image, scaled with min(H, W); with
+    ``absolute`` in px whatever the image size (small objects in large images, for tiling).
     """
     h, w = hw[:2]
     img = background(rng, hw)
     distractors(img, rng, int(rng.integers(0, 5)))
-    k = min(h, w) / 256
+    k = 1.0 if absolute else min(h, w) / 256
     boxes, rows = [], []
     for _ in range(int(rng.integers(objects[0], objects[1] + 1))):
         for _attempt in range(20):  # place without heavy overlap, else give up on this object
             cls = int(rng.integers(len(classes)))
             half = rng.uniform(*sizes) * k / 2
             centre = (rng.uniform(half, w - half), rng.uniform(half, h - half))
-            mask = shape_mask(classes[cls], hw, centre, half, rng.uniform(0, 360), rng.uniform(0.8, 1.25))
-            box = cv2.boundingRect(mask)
+            mask, (ox, oy) = local_mask(classes[cls], hw, centre, half, rng.uniform(0, 360), rng.uniform(0.8, 1.25))
+            bx, by, bw, bh = cv2.boundingRect(mask)
+            box = (bx + ox, by + oy, bw, bh)
             if box[2] > 2 and box[3] > 2 and all(overlap(box, b) < 0.15 for b in boxes):
                 break
         else:
             continue
         boxes.append(box)
-        x1, y1, x2, y2 = paint(img, mask, rng)
+        x1, y1, x2, y2 = paint(img[oy:oy + mask.shape[0], ox:ox + mask.shape[1]], mask, rng)
+        x1, x2, y1, y2 = x1 + ox, x2 + ox, y1 + oy, y2 + oy
         rows.append([cls, (x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h])
     return add_noise(img, rng), np.array(rows, np.float32).reshape(-1, 5)
 
@@ -183,10 +200,10 @@ def check_classes(classes: Sequence[str]) -> list[str]:
 def make_synthetic_dataset(root: str | Path, n_train: int = 256, n_val: int = 64, img_size=(256, 256),
                            seed: int = 0, classes: Sequence[str] = DEFAULT_CLASSES,
                            objects: tuple[int, int] = (1, 6), sizes: tuple[float, float] = (20, 90),
-                           progress: Callable[[int], object] | None = None) -> Path:
+                           progress: Callable[[int], object] | None = None, absolute: bool = False) -> Path:
     """Write a YOLO-layout dataset under ``root`` (images/{train,val}, labels/{train,val},
     data.yaml) and return the YAML path. Same arguments, same bytes. ``progress(1)`` is called
-    after each image."""
+    after each image. ``absolute``: ``sizes`` in px, not per 256 px of the short side."""
     root, hw, classes = Path(root), as_hw(img_size, "img_size"), check_classes(classes)
     if not 1 <= objects[0] <= objects[1] <= MAX_OBJECTS:
         raise ValueError(f"objects {tuple(objects)}: need 1 <= MIN <= MAX <= {MAX_OBJECTS} per image")
@@ -198,7 +215,7 @@ def make_synthetic_dataset(root: str | Path, n_train: int = 256, n_val: int = 64
             old.unlink()  # only our own names: a re-run with a smaller n leaves no stale images
         for i in range(n):
             img, labels = synthetic_image(np.random.default_rng([seed, split_id, i]), hw, classes,
-                                          objects, sizes)
+                                          objects, sizes, absolute)
             cv2.imwrite(str(img_dir / f"{split}_{i:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
             (lbl_dir / f"{split}_{i:05d}.txt").write_text(
                 "".join(f"{int(c)} {x:.6f} {y:.6f} {bw:.6f} {bh:.6f}\n" for c, x, y, bw, bh in labels))

@@ -32,7 +32,7 @@ FORBIDDEN_OPS = ("ScatterND", "NonZero")
 DECODED_FORMAT = "cx,cy,w,h,obj,cls..."
 LETTERBOX = {"color": PAD_VALUE, "centre": True, "scaleup": True, "rgb": True, "scale": "1/255"}
 JSON_KEYS = ("names", "category_ids", "strides", "anchors", "scale_x_y", "num_classes", "new_coords", "img_size",
-             "letterbox", "config", "output_names", "dynamic", "batch")
+             "letterbox", "config", "output_names", "dynamic", "batch", "nms_kind", "beta_nms")
 
 
 class ExportModel(nn.Module):

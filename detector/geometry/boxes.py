@@ -1,5 +1,6 @@
-"""Box conversion and the IoU family: pairwise IoU in numpy (NMS, AP matching), elementwise
-IoU / GIoU / DIoU / CIoU and anchor-shape IoU in torch (the loss, target assignment)."""
+"""Box conversion and the IoU family: pairwise IoU, DIoU and IoS in numpy (NMS, tile merging, AP
+matching); elementwise IoU / GIoU / DIoU / CIoU and anchor-shape IoU in torch (the loss, target
+assignment)."""
 from __future__ import annotations
 
 import math
@@ -32,20 +33,52 @@ def ltwh2xyxy(boxes) -> np.ndarray:
     return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], 1)
 
 
+def _pairwise(a: np.ndarray, b: np.ndarray):
+    """(a [N, 4], b [M, 4] as float64, intersections [N, M], areas of a [N, 1], areas of b [1, M])."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    iw = (np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
+    ih = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
+    area_a = ((a[:, 2] - a[:, 0]).clip(0) * (a[:, 3] - a[:, 1]).clip(0))[:, None]
+    area_b = ((b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0))[None]
+    return a, b, iw * ih, area_a, area_b
+
+
 def box_iou(a: np.ndarray, b: np.ndarray, crowd: np.ndarray | None = None) -> np.ndarray:
     """IoU of a [N, 4] with b [M, 4] (xyxy, float64) -> [N, M]; empty unions give 0, inverted
     boxes have area 0. Where ``crowd`` [M] is set the union is a's area alone (COCO's rule for
     crowd regions)."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    iw = (np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
-    ih = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
-    inter = iw * ih
-    area_a = ((a[:, 2] - a[:, 0]).clip(0) * (a[:, 3] - a[:, 1]).clip(0))[:, None]
-    area_b = ((b[:, 2] - b[:, 0]).clip(0) * (b[:, 3] - b[:, 1]).clip(0))[None]
+    _, _, inter, area_a, area_b = _pairwise(a, b)
     union = area_a + area_b - inter
     if crowd is not None:
         union = np.where(np.asarray(crowd, bool)[None], np.broadcast_to(area_a, union.shape), union)
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def box_ios(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over the smaller area of a [N, 4] and b [M, 4] (xyxy) -> [N, M] float64:
+    1 when one box lies inside the other, so a box cut at a tile edge matches the whole one."""
+    _, _, inter, area_a, area_b = _pairwise(a, b)
+    smaller = np.minimum(area_a, area_b)
+    return np.divide(inter, smaller, out=np.zeros_like(inter), where=smaller > 0)
+
+
+def box_diou(a: np.ndarray, b: np.ndarray, beta: float = 1.0) -> np.ndarray:
+    """Darknet's DIoU for NMS (``box_diounms`` in box.c) of a [N, 4] and b [M, 4] (xyxy) -> [N, M]:
+    IoU - (rho^2 / c^2) ** beta, rho the centre distance, c the enclosing box's diagonal (IoU
+    alone where c is 0). ``beta`` is the cfg's ``beta_nms``; at 1 this is ``bbox_iou(kind="diou")``."""
+    a, b, inter, area_a, area_b = _pairwise(a, b)
+    union = area_a + area_b - inter
+    iou = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    cw = np.maximum(a[:, None, 2], b[None, :, 2]) - np.minimum(a[:, None, 0], b[None, :, 0])
+    ch = np.maximum(a[:, None, 3], b[None, :, 3]) - np.minimum(a[:, None, 1], b[None, :, 1])
+    c2 = cw ** 2 + ch ** 2
+    rho2 = (((a[:, None, 0] + a[:, None, 2]) - (b[None, :, 0] + b[None, :, 2])) ** 2
+            + ((a[:, None, 1] + a[:, None, 3]) - (b[None, :, 1] + b[None, :, 3])) ** 2) / 4
+    ratio = np.divide(rho2, c2, out=np.zeros_like(rho2), where=c2 > 0)
+    return iou - ratio ** beta
+
+
+PAIRWISE = {"iou": box_iou, "diou": box_diou, "ios": box_ios}
 
 
 def bbox_iou(box1: torch.Tensor, box2: torch.Tensor, kind: str = "iou", xywh: bool = True,

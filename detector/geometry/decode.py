@@ -25,25 +25,32 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .nms import nms_kind
+
 Shapes = tuple[tuple[int, int], ...]  # (H, W) of each level's raw map
 
 
 @dataclass(frozen=True)
 class HeadSpec:
     """What decoding needs to know about a YOLO head: per level its stride, anchors as (w, h)
-    pixel pairs and scale_x_y; the class count; and whether the maps use ``new_coords``."""
+    pixel pairs and scale_x_y; the class count; and whether the maps use ``new_coords``. Also
+    the NMS the model was made for (Darknet's ``[yolo] nms_kind``/``beta_nms``): ``nms_kind``
+    "iou" (greedy) or "diou" (DIoU-NMS with exponent ``beta_nms``), carried into ONNX metadata."""
 
     strides: tuple[int, ...]
     anchors: tuple[tuple[tuple[float, float], ...], ...]
     scale_x_y: tuple[float, ...]
     num_classes: int
     new_coords: bool = False
+    nms_kind: str = "iou"
+    beta_nms: float = 1.0
 
     def __post_init__(self):
         n = len(self.strides)
         if len(self.anchors) != n or len(self.scale_x_y) != n or n == 0:
             raise ValueError(f"HeadSpec: {n} strides, {len(self.anchors)} anchor groups and "
                              f"{len(self.scale_x_y)} scale_x_y values must match and be non-empty")
+        object.__setattr__(self, "nms_kind", nms_kind(self.nms_kind))  # Darknet's names -> iou / diou
 
     @property
     def num_outputs(self) -> int:
@@ -62,7 +69,8 @@ class HeadSpec:
                              "one decoder serves all levels")
         return cls.from_dict({"strides": model.strides, "anchors": [a.tolist() for a in model.anchors],
                               "scale_x_y": scale or [1.0] * n, "num_classes": model.num_classes,
-                              "new_coords": new_coords.pop()})
+                              "new_coords": new_coords.pop(), "nms_kind": getattr(model, "nms_kind", "iou"),
+                              "beta_nms": getattr(model, "beta_nms", 1.0)})
 
     @classmethod
     def from_dict(cls, meta: Mapping[str, Any]) -> "HeadSpec":
@@ -74,17 +82,19 @@ class HeadSpec:
             return json.loads(v) if isinstance(v, str) else v
         anchors = tuple(tuple((float(p[0]), float(p[1])) for p in np.asarray(a, dtype=float).reshape(-1, 2))
                         for a in get("anchors"))
-        new_coords = meta.get("new_coords", False)  # absent in files from before it existed
-        if isinstance(new_coords, str):
-            new_coords = json.loads(new_coords)
+        # absent in files from before they existed; JSON strings in ONNX metadata
+        new_coords, beta = (json.loads(v) if isinstance(v, str) else v
+                            for v in (meta.get("new_coords", False), meta.get("beta_nms", 1.0)))
+        kind = str(meta.get("nms_kind", "iou"))
+        kind = json.loads(kind) if kind.startswith('"') else kind
         return cls(tuple(int(s) for s in get("strides")), anchors, tuple(float(k) for k in get("scale_x_y")),
-                   int(get("num_classes")), bool(new_coords))
+                   int(get("num_classes")), bool(new_coords), str(kind), float(beta))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data; ``from_dict`` reads it back."""
         return {"strides": list(self.strides), "anchors": [[list(p) for p in a] for a in self.anchors],
                 "scale_x_y": list(self.scale_x_y), "num_classes": self.num_classes,
-                "new_coords": self.new_coords}
+                "new_coords": self.new_coords, "nms_kind": self.nms_kind, "beta_nms": self.beta_nms}
 
 
 @lru_cache(maxsize=32)

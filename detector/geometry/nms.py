@@ -1,14 +1,24 @@
-"""Greedy non-maximum suppression and YOLO post-processing in numpy (no torchvision needed)."""
+"""Greedy non-maximum suppression (IoU, or Darknet's DIoU-NMS), greedy non-maximum merging (tiles)
+and YOLO post-processing in numpy (no torchvision needed)."""
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .boxes import box_iou, xywh2xyxy
+from .boxes import PAIRWISE, box_iou, xywh2xyxy
 
 # Up to this many candidates NMS works on one pairwise IoU matrix (2048^2 float64: 32 MB).
 MATRIX_MAX = 2048
+# Darknet's [yolo] nms_kind values -> the overlap NMS compares (greedynms and default are IoU).
+NMS_KINDS = {"iou": "iou", "greedynms": "iou", "default": "iou", "diou": "diou", "diounms": "diou"}
+
+
+def nms_kind(kind: str) -> str:
+    """``iou`` or ``diou`` for a kind name or a Darknet ``nms_kind`` value; ValueError otherwise."""
+    if kind not in NMS_KINDS:
+        raise ValueError(f"nms kind {kind!r}: choose from iou, diou (Darknet's greedynms, diounms)")
+    return NMS_KINDS[kind]
 
 
 class Detections(NamedTuple):
@@ -21,39 +31,49 @@ class Detections(NamedTuple):
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
-        iou_thres: float = 0.45, max_det: int | None = None) -> np.ndarray:
+        iou_thres: float = 0.45, max_det: int | None = None, kind: str = "iou", beta: float = 1.0) -> np.ndarray:
     """Greedy NMS: indices [K'] (int64, best score first) of the boxes [K, 4] xyxy to keep.
 
-    A box is dropped when its IoU with a better kept box is above ``iou_thres`` and, if
+    A box is dropped when its overlap with a better kept box is above ``iou_thres`` and, if
     ``class_ids`` [K] is given, both have the same class (class-aware, the same as running it
-    per class). Equal scores keep input order. Stops at ``max_det`` boxes: later ones could
-    only rank lower.
+    per class). The overlap is IoU, or with ``kind="diou"`` Darknet's DIoU-NMS measure
+    IoU - (rho^2 / c^2) ** ``beta`` (``boxes.box_diou``): a box whose centre lies far from the
+    kept one survives a higher IoU, so neighbours in a crowd are kept. Equal scores keep input
+    order. Stops at ``max_det`` boxes: later ones could only rank lower.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)  # float64: IoU ties stay ties
     scores = np.asarray(scores).reshape(-1)
     if len(scores) != len(boxes) or (class_ids is not None and len(class_ids) != len(boxes)):
         raise ValueError(f"nms: {len(boxes)} boxes, {len(scores)} scores"
                          + ("" if class_ids is None else f", {len(class_ids)} class_ids") + " must match")
+    overlap = _overlap(nms_kind(kind), beta)
     order = np.argsort(-scores, kind="stable")
     if len(order) <= MATRIX_MAX:
-        return _nms_matrix(boxes, order, class_ids, iou_thres, max_det)
+        return _nms_matrix(boxes, order, class_ids, iou_thres, max_det, overlap)
     keep = []
     while order.size and (max_det is None or len(keep) < max_det):
         i, rest = order[0], order[1:]
         keep.append(i)
-        drop = box_iou(boxes[i:i + 1], boxes[rest])[0] > iou_thres
+        drop = overlap(boxes[i:i + 1], boxes[rest])[0] > iou_thres
         if class_ids is not None:
             drop &= class_ids[rest] == class_ids[i]
         order = rest[~drop]
     return np.asarray(keep, dtype=np.int64)
 
 
+def _overlap(kind: str, beta: float):
+    if kind == "diou":
+        return lambda a, b: PAIRWISE["diou"](a, b, beta)
+    return PAIRWISE[kind]
+
+
 def _nms_matrix(boxes: np.ndarray, order: np.ndarray, class_ids: np.ndarray | None, iou_thres: float,
-                max_det: int | None) -> np.ndarray:
-    """Greedy NMS over one pairwise IoU matrix of the boxes in score ``order``: the same boxes as
-    one IoU row per kept box, several times faster for the few hundred candidates a frame has."""
+                max_det: int | None, overlap=box_iou) -> np.ndarray:
+    """Greedy NMS over one pairwise overlap matrix of the boxes in score ``order``: the same boxes
+    as one row per kept box, several times faster for the few hundred candidates a frame has."""
     b = boxes[order]
-    over = box_iou(b, b) > iou_thres
+    over = overlap(b, b) > iou_thres
+    np.fill_diagonal(over, False)  # DIoU of a box with itself is 1: harmless, but explicit
     if class_ids is not None:
         cls = np.asarray(class_ids)[order]
         over &= cls[:, None] == cls[None]
@@ -67,6 +87,66 @@ def _nms_matrix(boxes: np.ndarray, order: np.ndarray, class_ids: np.ndarray | No
             break
         removed |= over[k]  # earlier rows are settled already; only later ones can change
     return np.asarray(keep, dtype=np.int64)
+
+
+def greedy_nmm(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = None,
+               match_thres: float = 0.5, max_det: int | None = None, *, cut: np.ndarray | None = None,
+               iou_thres: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy non-maximum merging: boxes [K, 4] xyxy, scores [K] -> (kept indices [K'] int64,
+    best score first; their merged boxes [K', 4] float32).
+
+    In score order, each box not yet taken takes every later one of its class (all, without
+    ``class_ids``) that it *matches*: intersection over the smaller box above ``match_thres``.
+
+    Without ``cut`` this is SAHI's GREEDYNMM: the kept box grows, one taken box after another,
+    into the union of itself and each match that still matches the grown box.
+
+    With ``cut`` [K, 4] bool (the box touches an inner tile side: left, top, right, bottom), a
+    match needs the smaller box to be cut (a part of the object, not a larger box around it),
+    ``iou_thres`` adds plain NMS for the other pairs, and a kept box that was cut is extended
+    across its cut sides only, as far as the best-scoring box it took reaches there: the object's part
+    beyond a tile edge is all a neighbour can tell, and low-score boxes around an object (at
+    ``conf_thres`` 0.001) then cannot inflate it. One overlap row per kept box (no K x K matrix):
+    tiles at ``conf_thres`` 0.001 give tens of thousands of candidates.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(scores).reshape(-1)
+    if len(scores) != len(boxes) or any(v is not None and len(v) != len(boxes) for v in (class_ids, cut)):
+        raise ValueError(f"greedy_nmm: {len(boxes)} boxes, {len(scores)} scores must match (and class_ids, cut)")
+    order = np.argsort(-scores, kind="stable")
+    area = (boxes[:, 2] - boxes[:, 0]).clip(0) * (boxes[:, 3] - boxes[:, 1]).clip(0)
+    is_cut = None if cut is None else np.asarray(cut, bool).reshape(-1, 4).any(1)
+    keep, merged = [], []
+    while order.size and (max_det is None or len(keep) < max_det):
+        i, rest = order[0], order[1:]
+        merge = PAIRWISE["ios"](boxes[i:i + 1], boxes[rest])[0] > match_thres
+        if is_cut is not None:
+            merge &= np.where(area[rest] <= area[i], is_cut[rest], is_cut[i])
+        take = merge if iou_thres is None else merge | (box_iou(boxes[i:i + 1], boxes[rest])[0] > iou_thres)
+        if class_ids is not None:
+            same = class_ids[rest] == class_ids[i]
+            take, merge = take & same, merge & same
+        keep.append(i)
+        # a cut box is pushed out by the best box it took, whether by overlap or by IoU
+        merged.append(_grow(boxes, i, rest[merge if cut is None else take], match_thres,
+                            None if cut is None else cut[i]))
+        order = rest[~take]
+    return np.asarray(keep, dtype=np.int64), np.asarray(merged, np.float32).reshape(-1, 4)
+
+
+def _grow(boxes: np.ndarray, i: int, matches: np.ndarray, match_thres: float, sides) -> np.ndarray:
+    """Box ``i`` merged with its ``matches`` (best first): the union with each that still matches
+    (``sides`` None), else only its cut ``sides`` [4] pushed out to the best match's."""
+    box = boxes[i].copy()
+    if sides is None:
+        for j in matches:  # as SAHI: re-checked against the box grown so far
+            if PAIRWISE["ios"](box[None], boxes[j:j + 1])[0, 0] > match_thres:
+                box[:2], box[2:] = np.minimum(box[:2], boxes[j, :2]), np.maximum(box[2:], boxes[j, 2:])
+    elif len(matches) and sides.any():
+        best = boxes[matches[0]]
+        box[:2] = np.where(sides[:2], np.minimum(box[:2], best[:2]), box[:2])
+        box[2:] = np.where(sides[2:], np.maximum(box[2:], best[2:]), box[2:])
+    return box
 
 
 def candidates(p: np.ndarray, conf_thres: float, classes: Sequence[int] | None,
@@ -92,13 +172,14 @@ def candidates(p: np.ndarray, conf_thres: float, classes: Sequence[int] | None,
 
 def postprocess(pred: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0.45, max_det: int = 300,
                 classes: Sequence[int] | None = None, agnostic: bool = False, multi_label: bool = False,
-                max_nms: int = 30000) -> list[Detections]:
+                max_nms: int = 30000, nms_kind: str = "iou", beta_nms: float = 1.0) -> list[Detections]:
     """Decoded predictions [B, N, 5 + nc] (cx, cy, w, h, obj, class probs) -> per image
     Detections(boxes [K, 4] xyxy float32, scores [K], class_ids [K] int64), best first.
 
     Thresholds ``score > conf_thres`` first, keeps the ``max_nms`` best candidates, then runs
-    greedy NMS (class-aware unless ``agnostic``) and keeps at most ``max_det``. With
-    ``multi_label`` one row may yield a box for every class above the threshold.
+    greedy NMS (class-aware unless ``agnostic``; ``nms_kind`` iou or diou with ``beta_nms``, see
+    ``nms``) and keeps at most ``max_det``. With ``multi_label`` one row may yield a box for
+    every class above the threshold.
     """
     pred = np.asarray(pred, dtype=np.float32)
     if pred.ndim != 3 or pred.shape[2] < 6:
@@ -112,6 +193,6 @@ def postprocess(pred: np.ndarray, conf_thres: float = 0.25, iou_thres: float = 0
             best = np.argsort(-scores, kind="stable")[:max_nms]
             rows, scores, cls = rows[best], scores[best], cls[best]
         boxes = xywh2xyxy(p[rows, :4])
-        keep = nms(boxes, scores, None if agnostic else cls, iou_thres, max_det)
+        keep = nms(boxes, scores, None if agnostic else cls, iou_thres, max_det, nms_kind, beta_nms)
         out.append(Detections(boxes[keep], scores[keep], cls[keep]))
     return out

@@ -16,7 +16,9 @@ hash is printed and recorded. ``<name>.lock`` lets one process at a time fetch a
 Params (conv + FC weights, as the README counts them) and GFLOPs (at the cfg's ``[net]`` size) were
 computed once with ``cspdet info --cfg`` from the official cfgs; ``tests/models/test_zoo_table.py``
 holds them to those cfgs when the shared copies are present. Weight sizes are the published files'
-exact byte counts. AP50 is what the authors published, at ``ap50_size``, with its source.
+exact byte counts (for YOLOv7 and the 640-px Scaled-YOLOv4 cfgs, whose release pages give none,
+the header plus 4 bytes per float their cfg needs: the same rule reproduces every published count).
+AP50 (and AP where given) is what the authors published, at ``ap50_size``, with its source.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class ZooModel:
     sha256: str | None = None  # of the weights file, where a hash is published; None: not pinned yet
     sha256_from: str = "not pinned yet: no SHA-256 is published beside the file"
     ap50_percent: bool = True  # COCO AP50 is published in %; the shapes set's as a fraction
+    ap: float | None = None  # COCO AP@[.5:.95] where published, at ap50_size, from the same source
 
     @property
     def shipped(self) -> bool:
@@ -104,6 +107,22 @@ ZOO: dict[str, ZooModel] = {m.name: m for m in (
              "COCO; CrossStagePartialNetworks README", CSPNET_CFG, None, 257_717_640,
              page="https://drive.google.com/open?id=1ezwtlTmQ1woHGZNtmKUdmyx-jqFElafA", page_from=CSPNET_REPO,
              sha256_from="not pinned yet: Google Drive publishes no hash"),
+    # YOLOv7 family: Darknet weights announced in AlexeyAB/darknet issue #8595 (release tag "yolov4")
+    _darknet("yolov7-tiny", "ELAN-tiny (YOLOv7-tiny, leaky)", 416, 6.212, 5.789, 52.8, 416,
+             "COCO val2017; YOLOv7 paper arXiv:2207.02696, Table 2 (YOLOv7-tiny, 416); weights: AlexeyAB/darknet "
+             "issue #8595", ALEXEYAB_CFG, f"{RELEASES}/yolov4/yolov7-tiny.weights", 24_967_560, ap=35.2),
+    _darknet("yolov7", "ELAN + SPPCSPC (YOLOv7)", 640, 36.882, 104.511, 69.7, 640,
+             "COCO test-dev; WongKinYiu/yolov7 README (YOLOv7, 640); weights: AlexeyAB/darknet issue #8595",
+             ALEXEYAB_CFG, f"{RELEASES}/yolov4/yolov7.weights", 147_898_248, ap=51.4),
+    _darknet("yolov7x", "E-ELAN + SPPCSPC (YOLOv7-X)", 640, 71.278, 189.674, 71.2, 640,
+             "COCO test-dev; WongKinYiu/yolov7 README (YOLOv7-X, 640); weights: AlexeyAB/darknet issue #8595",
+             ALEXEYAB_CFG, f"{RELEASES}/yolov4/yolov7x.weights", 285_638_760, ap=53.1),
+    _darknet("yolov4-csp-swish", "CSPDarknet53 CSP-PANet-SPP, swish (Scaled-YOLOv4)", 640, 52.856, 120.240, 68.7,
+             640, "COCO test-dev; AlexeyAB/darknet README, pre-trained models", ALEXEYAB_CFG,
+             f"{RELEASES}/darknet_yolo_v4_pre/yolov4-csp-swish.weights", 211_944_840, ap=50.0),
+    _darknet("yolov4x-mish", "CSPDarknet53 x1.25 CSP-PANet-SPP, mish (Scaled-YOLOv4-x)", 640, 99.654, 221.885,
+             68.5, 640, "COCO test-dev; AlexeyAB/darknet README, pre-trained models", ALEXEYAB_CFG,
+             f"{RELEASES}/darknet_yolo_v4_pre/yolov4x-mish.weights", 399_388_168, ap=50.1),
     ZooModel("cspdet-shapes", "EFM(SAM)-CSPPeleeNet nano", 256, 0.429, 0.224, 0.796, 128,
              "not COCO: cspdet's own generated shapes validation set (weights/README.md)",
              sha256="b550579267fc0ea87aabe3ffec21da9127fd1d15d7a5e8de9603b1262ee70e59",

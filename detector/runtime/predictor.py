@@ -14,10 +14,12 @@ import numpy as np
 from ..checks import IMG_SIZE, NONNEGATIVE_INT, POSITIVE_INT, PROBABILITY, class_ids, flag, model_path, optional
 from ..data.coco import category_ids_for
 from ..geometry.letterbox import preprocess, scale_boxes
-from ..geometry.nms import postprocess
+from ..geometry.nms import Detections, postprocess
+from ..geometry.nms import nms_kind as nms_kind_name
 from ..io.images import read_image
 from .backends import Backend, load_backend
 from .results import Results
+from .tiling import Tiler
 
 
 def model_category_ids(backend) -> list[int] | None:
@@ -42,12 +44,19 @@ class Detector:
     are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``). ``classes``
     keeps only these classes (indices or names). Every argument is checked as its ``cspdet``
     flag is (``detector.checks``): a bad value is a one-line ValueError, a bad type a TypeError.
+
+    ``tile``: run overlapping ``tile`` x ``tile`` windows (sharing ``tile_overlap`` of a side) plus
+    the whole image, and merge their boxes (``tile_merge`` "edge", "nmm" or "nms"; ``runtime.tiling``):
+    small objects in large images. ``nms_kind`` overrides the model's NMS (Darknet cfgs with
+    ``nms_kind=diounms`` bring "diou" with their ``beta_nms``; else "iou").
     """
 
     def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",
                  img_size: int | None = None, conf_thres: float = 0.25, iou_thres: float = 0.45,
                  max_det: int = 300, classes: Sequence[int] | None = None, agnostic: bool = False,
-                 threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False):
+                 threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False,
+                 tile: int | None = None, tile_overlap: float = 0.2, tile_merge: str = "edge",
+                 nms_kind: str | None = None):
         model_path(weights)
         img_size, threads = optional(IMG_SIZE, img_size, "img_size"), optional(POSITIVE_INT, threads, "threads")
         nms = dict(conf_thres=PROBABILITY(conf_thres, "conf_thres"), iou_thres=PROBABILITY(iou_thres, "iou_thres"),
@@ -60,7 +69,10 @@ class Detector:
         self.names = list(self.backend.names)
         self.category_ids = category_ids_for(self.names, model_category_ids(self.backend))
         self.img_size = self._input_size(img_size)
-        self.nms = dict(nms, classes=class_ids(classes, self.names))
+        spec = self.backend.spec
+        self.nms = dict(nms, classes=class_ids(classes, self.names),
+                        nms_kind=nms_kind_name(nms_kind or spec.nms_kind), beta_nms=spec.beta_nms)
+        self.tiler = Tiler(tile, tile_overlap, merge=tile_merge) if tile else None
 
     def _input_size(self, img_size: int | None) -> tuple[int, int]:
         """The letterbox size: a static model's own, else ``img_size`` rounded up to the stride."""
@@ -117,30 +129,36 @@ class Detector:
 
     def preprocess(self, images: list[np.ndarray], size: tuple[int, int] | None = None):
         """BGR images -> (blob [B, 3, h, w], letterbox infos); ``size`` (h, w) replaces ``img_size``
-        for this call (a multiple of the stride that the backend takes: the caller checks)."""
+        for this call (a multiple of the stride that the backend takes: the caller checks). With
+        tiling, every window of every image -> (blob [C, 3, h, w], TilePlan)."""
+        if self.tiler is not None:
+            return self.tiler.preprocess(images, size or self.img_size)
         return preprocess(images, size or self.img_size)
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
-        """blob [B, 3, h, w] -> decoded [B, N, 5 + nc]; splits batches a static model cannot take."""
-        step = self.backend.batch
-        if not step or step == len(blob):
+        """blob [B, 3, h, w] -> decoded [B, N, 5 + nc]; splits batches a static model cannot take
+        (and tiles into ``tiler.batch``-sized calls)."""
+        n, static = len(blob), self.backend.batch
+        step = static or (self.tiler.batch if self.tiler is not None else None)
+        if not step or step == n or (not static and n < step):
             return self.backend(blob)
-        if len(blob) % step:
-            pad = np.zeros((step - len(blob) % step, *blob.shape[1:]), blob.dtype)
+        if static and n % step:
+            pad = np.zeros((step - n % step, *blob.shape[1:]), blob.dtype)
             blob = np.concatenate([blob, pad])
         out = np.concatenate([self.backend(blob[i:i + step]) for i in range(0, len(blob), step)])
-        return out[:len(blob)]
+        return out[:n]
 
     def postprocess(self, pred: np.ndarray, infos, images, paths=None, nms: dict | None = None) -> list[Results]:
         """decoded [B, N, 5 + nc] -> one Results per image; ``nms`` (``self.nms``'s keys) replaces
         the thresholds for this call."""
-        dets = postprocess(pred[:len(infos)], **(self.nms if nms is None else nms))
-        out = []
-        for i, (d, info) in enumerate(zip(dets, infos)):
-            boxes = scale_boxes(d.boxes, info)
-            out.append(Results(boxes, d.scores, d.class_ids, self.names, images[i],
-                               paths[i] if paths else None, category_ids=self.category_ids))
-        return out
+        nms = self.nms if nms is None else nms
+        if self.tiler is not None:
+            dets = self.tiler.postprocess(pred, infos, nms)  # already in image pixels
+        else:
+            dets = [Detections(scale_boxes(d.boxes, info), d.scores, d.class_ids)
+                    for d, info in zip(postprocess(pred[:len(infos)], **nms), infos)]
+        return [Results(d.boxes, d.scores, d.class_ids, self.names, images[i], paths[i] if paths else None,
+                        category_ids=self.category_ids) for i, d in enumerate(dets)]
 
     def predict(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Results]:
         """Run the whole pipeline on BGR images; each Results carries its ``speed`` in ms."""

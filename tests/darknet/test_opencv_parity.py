@@ -34,6 +34,13 @@ DETECTORS = [
     ("yolov4-csp.cfg", [(128, 128), (160, 192)]),
     ("csresnext50-panet-spp.cfg", [(128, 128), (160, 192)]),
     ("csdarknet53-panet-spp.cfg", [(128, 128), (160, 192)]),
+    # YOLOv7 (ELAN) and Scaled-YOLOv4 P5/P6-era cfgs: new_coords, scale_x_y 2, swish/mish
+    ("yolov7-tiny.cfg", [(320, 320), (256, 384)]),
+    ("yolov7.cfg", [(128, 128), (160, 192)]),
+    ("yolov7x.cfg", [(128, 128), (160, 192)]),
+    ("yolov4-csp-swish.cfg", [(128, 128), (160, 192)]),
+    ("yolov4x-mish.cfg", [(128, 128), (160, 192)]),
+    ("yolov4-tiny-3l.cfg", [(416, 416), (320, 480)]),
 ]
 CLASSIFIERS = ["csdarknet53.cfg", "csdarknet53-omega.cfg", "csresnext50.cfg", "csresnet50.cfg"]
 

@@ -44,10 +44,21 @@ LIGHT, HEAVY_BOUNDS = (0.08, 0.80, 0.015), (0.15, 0.70, 0.025)
 DETECTOR_CFGS = ["csdarknet53-panet-spp.cfg", "csresnext50-panet-spp.cfg", "yolov3-tiny-prn.cfg", "yolov3-tiny.cfg",
                  "yolov4-csp.cfg", "yolov4-tiny.cfg", "yolov4.cfg"]  # the shared cfgs with [yolo] layers
 # Over 20 M parameters: 20-40 s each. YOLOv4 stands for them in every run.
-HEAVY = {"yolov4.cfg", "csdarknet53-panet-spp.cfg", "csresnext50-panet-spp.cfg", "yolov4-csp.cfg",
+HEAVY = {"yolov4.cfg", "csdarknet53-panet-spp.cfg", "csresnext50-panet-spp.cfg", "yolov4-csp.cfg", "yolov7.cfg",
+         "yolov7x.cfg", "yolov4-csp-swish.cfg", "yolov4-csp-x-swish.cfg", "yolov4x-mish.cfg",
          "cspdarknet53-efm.yaml", "cspdarknet53-panet-spp.yaml", "cspresnext50-panet-spp.yaml", "darknet53-fpn.yaml"}
 ALWAYS = {"yolov4.cfg"}
 ALL = os.environ.get("CSPDET_INT8_ALL") == "1" or os.environ.get("CI") == "true"
+# Wider and deeper copies of nets the other cases cover layer type for layer type (yolov7 ->
+# yolov7x; yolov4-csp and yolov7's swish -> the csp-swish pair and yolov4x-mish): 60-280 s each on
+# 2 cores, so CI leaves them to CSPDET_INT8_ALL=1 (docs/models.md has what they measured).
+WIDER = {"yolov7x.cfg", "yolov4-csp-swish.cfg", "yolov4-csp-x-swish.cfg", "yolov4x-mish.cfg"}
+# Finding, random weights only: in swish nets as initialised (spread_head) the head's logits are
+# heavy-tailed, scores saturate (40-140 of the top 300 rows above 0.9 where mish nets have 0-1)
+# and INT8 moves the boxes of a few rows far (row IoU p5 0.0-0.36, against 0.74-0.79 for
+# yolov4-csp), so the top-100-after-NMS share falls to 0.26-0.66 on one of the four images while
+# the logit error stays in bounds (0.04-0.08). strict: once it passes, the finding is revisited.
+SWISH_SHARE = pytest.mark.xfail(strict=True, reason="random-weight swish nets: saturated scores reorder NMS (see above)")
 
 
 def detector_cfgs() -> list[str]:
@@ -59,7 +70,12 @@ def detector_cfgs() -> list[str]:
 def models() -> list:
     names = detector_cfgs() + sorted(p.name for p in (REPO / "configs" / "models").glob("*.yaml"))
     skip = pytest.mark.skipif(not ALL, reason="a 29-65 M-parameter model (20-40 s); run with CSPDET_INT8_ALL=1 (CI runs it)")
-    return [pytest.param(n, marks=skip) if n in HEAVY - ALWAYS else n for n in names]
+    wider = pytest.mark.skipif(os.environ.get("CSPDET_INT8_ALL") != "1", reason="a wider copy of a net CI covers; "
+                               "CSPDET_INT8_ALL=1")
+    marks = {n: [skip] for n in HEAVY - ALWAYS} | {n: [wider] for n in WIDER}
+    for n in ("yolov7.cfg", "yolov7x.cfg", "yolov4-csp-swish.cfg", "yolov4-csp-x-swish.cfg"):
+        marks[n] = marks[n] + [SWISH_SHARE]
+    return [pytest.param(n, marks=marks[n]) if n in marks else n for n in names]
 
 
 def model_source(name: str) -> str:
