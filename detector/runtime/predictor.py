@@ -69,9 +69,10 @@ class Detector:
         self.names = list(self.backend.names)
         self.category_ids = category_ids_for(self.names, model_category_ids(self.backend))
         self.img_size = self._input_size(img_size)
-        spec = self.backend.spec
+        spec = self.backend.spec  # None on a backend that carries no head spec: plain IoU-NMS
         self.nms = dict(nms, classes=class_ids(classes, self.names),
-                        nms_kind=nms_kind_name(nms_kind or spec.nms_kind), beta_nms=spec.beta_nms)
+                        nms_kind=nms_kind_name(nms_kind or getattr(spec, "nms_kind", "iou")),
+                        beta_nms=getattr(spec, "beta_nms", 1.0))
         self.tiler = Tiler(tile, tile_overlap, merge=tile_merge) if tile else None
 
     def _input_size(self, img_size: int | None) -> tuple[int, int]:
