@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from ..geometry.letterbox import as_hw
+from .synthetic_defaults import DEFAULT_CLASSES, SHAPES
 
 
 def _regular(n: int, r: float = 1.0, phase: float = -math.pi / 2) -> list[tuple[float, float]]:
@@ -37,8 +38,6 @@ POLYGONS = {  # unit outlines in [-1, 1]^2
     "star": _star(),
     "hexagon": _regular(6),
 }
-SHAPES = ("circle", "square", "triangle", "cross", "star", "ring", "hexagon")
-DEFAULT_CLASSES = ("circle", "square", "triangle", "cross")
 
 
 def shape_mask(shape: str, hw: Sequence[int], center: Sequence[float], half: float, angle: float,
