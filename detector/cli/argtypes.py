@@ -53,3 +53,13 @@ probability = float_in(0.0, 1.0)
 positive_float = float_in(0.0, open_low=True)
 finite_float = float_in()
 nonnegative_float = float_in(0.0)
+
+
+def class_id_or_name(text: str) -> int | str:
+    """``--classes``: a class id (an int >= 0) or a class name, which the model's names resolve."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return nonnegative_int(text)
+    if not text:
+        raise argparse.ArgumentTypeError("an empty class name")
+    return text

@@ -37,22 +37,30 @@ def add_parser(sub) -> None:
                    help="NMS per class (default here: across classes, as one object the model gives two "
                         "classes would start two tracks)")
     # ByteTrack's second round needs the boxes between the low and the high threshold
-    p.set_defaults(run=run, start_tracking=start_tracking, conf_thres=0.1, agnostic_nms=True)
+    p.set_defaults(run=run, make_tracker=make_tracker, start_tracking=start_tracking, conf_thres=0.1,
+                   agnostic_nms=True)
 
 
-def start_tracking(args, det, src, source: str, run_dir: Path):
-    """The TrackSession of one run; raises CLIError for inconsistent thresholds."""
-    from ..runtime.tracking import ByteTracker, TrackSession
+def make_tracker(args):
+    """The run's ByteTracker, built before any source is opened or folder made: a missing
+    ``[track]`` extra or inconsistent thresholds are a CLIError that leaves nothing behind."""
+    from ..runtime.tracking import ByteTracker
     from ..runtime.tracking.assign import require_scipy
     from . import CLIError
 
     try:
         require_scipy()
-        tracker = ByteTracker(track_buffer=args.track_buffer, high_thresh=args.track_high_thresh,
-                              low_thresh=args.track_low_thresh, new_thresh=args.new_track_thresh,
-                              match_thresh=args.match_thresh)
+        return ByteTracker(track_buffer=args.track_buffer, high_thresh=args.track_high_thresh,
+                           low_thresh=args.track_low_thresh, new_thresh=args.new_track_thresh,
+                           match_thresh=args.match_thresh)
     except (ValueError, ImportError) as e:
         raise CLIError(str(e)) from None
+
+
+def start_tracking(args, det, src, source: str, run_dir: Path, tracker):
+    """The TrackSession of one run."""
+    from ..runtime.tracking import TrackSession
+
     if args.conf_thres > args.track_low_thresh:
         print(f"note: --conf-thres {args.conf_thres:g} is above --track-low-thresh {args.track_low_thresh:g}: "
               "ByteTrack's second round gets fewer low-score boxes")

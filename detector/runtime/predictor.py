@@ -13,9 +13,12 @@ import numpy as np
 from ..data.coco import category_ids_for
 from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import postprocess
+from ..hints import did_you_mean
 from ..io.images import read_image
+from ..resources import default_model
 from .backends import Backend, load_backend
 from .results import Results
+from .tta import augmented_rows
 
 
 def model_category_ids(backend) -> list[int] | None:
@@ -35,15 +38,20 @@ class Detector:
 
     ``weights``: a .pt checkpoint, .onnx, an OpenVINO IR .xml, .engine, a YAML config or name
     (random weights), a Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
-    (``cspdet models``; fetched into the cache on first use). ``backend`` overrides the choice
+    (``cspdet models``; fetched into the cache on first use); left out, the bundled shapes model
+    (``cspdet detect``'s default). ``backend`` overrides the choice
     made from the suffix: torch, onnxruntime, opencv, openvino or tensorrt. ``category_ids``
-    are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``).
+    are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``). ``classes``:
+    ids or names to keep. ``augment``: test-time augmentation (``runtime.tta``, yolov5's
+    ``--augment``), about 2-3x the inference time.
     """
 
-    def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",
+    def __init__(self, weights: str | Path | None = None, *, backend: str | None = None, device: str = "",
                  img_size: int | None = None, conf_thres: float = 0.25, iou_thres: float = 0.45,
-                 max_det: int = 300, classes: Sequence[int] | None = None, agnostic: bool = False,
-                 threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False):
+                 max_det: int = 300, classes: Sequence[int | str] | None = None, agnostic: bool = False,
+                 threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False,
+                 augment: bool = False):
+        weights = default_model() if weights is None else weights
         self.backend: Backend = load_backend(weights, backend, device=device, threads=threads,
                                     img_size=img_size, cfg=cfg, half=half, spin=spin)
         # the device the backend settled on ('' means auto: CUDA where that runtime has it)
@@ -51,8 +59,27 @@ class Detector:
         self.names = list(self.backend.names)
         self.category_ids = category_ids_for(self.names, model_category_ids(self.backend))
         self.img_size = self._input_size(img_size)
+        self.augment = augment
         self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
-                        classes=list(classes) if classes is not None else None, agnostic=agnostic)
+                        classes=self._class_ids(classes), agnostic=agnostic)
+
+    def _class_ids(self, classes: Sequence[int | str] | None) -> list[int] | None:
+        """``classes`` as ids: names (or "a,b" lists of them) looked up in the model's names."""
+        if classes is None:
+            return None
+        ids = []
+        for c in classes:
+            for item in (c.split(",") if isinstance(c, str) else [c]):
+                item = item.strip() if isinstance(item, str) else item
+                if isinstance(item, str) and not item.isdigit():
+                    lower = [n.lower() for n in self.names]
+                    if item.lower() not in lower:
+                        shown = ", ".join(self.names[:20]) + (", ..." if len(self.names) > 20 else "")
+                        raise ValueError(f"--classes {item!r}: not a class of this model{did_you_mean(item, self.names)}; "
+                                         f"its classes: {shown}")
+                    item = lower.index(item.lower())
+                ids.append(int(item))
+        return ids
 
     def _input_size(self, img_size: int | None) -> tuple[int, int]:
         """The letterbox size: a static model's own, else ``img_size`` rounded up to the stride."""
@@ -107,11 +134,17 @@ class Detector:
     def max_batch(self) -> int | None:
         return self.backend.batch
 
-    def preprocess(self, images: list[np.ndarray]):
-        """BGR images -> (blob [B, 3, h, w], letterbox infos)."""
-        return preprocess(images, self.img_size)
+    def preprocess(self, images: list[np.ndarray], size: tuple[int, int] | None = None):
+        """BGR images -> (blob [B, 3, h, w], letterbox infos), at ``size`` (h, w) or ``img_size``."""
+        return preprocess(images, size or self.img_size)
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
+        """blob [B, 3, h, w] -> decoded [B, N, 5 + nc] (with ``augment``: the rows of every pass)."""
+        if self.augment:
+            return augmented_rows(self._infer, blob, self.backend.spec, same_shape=self.backend.input_size is not None)
+        return self._infer(blob)
+
+    def _infer(self, blob: np.ndarray) -> np.ndarray:
         """blob [B, 3, h, w] -> decoded [B, N, 5 + nc]; splits batches a static model cannot take."""
         step = self.backend.batch
         if not step or step == len(blob):
@@ -131,10 +164,16 @@ class Detector:
                                paths[i] if paths else None, category_ids=self.category_ids))
         return out
 
-    def predict(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Results]:
-        """Run the whole pipeline on BGR images; each Results carries its ``speed`` in ms."""
+    def predict(self, images: list[np.ndarray], paths: list[str] | None = None,
+                size: tuple[int, int] | None = None) -> list[Results]:
+        """Run the whole pipeline on BGR images; each Results carries its ``speed`` in ms.
+        ``size``: this call's input (h, w), multiples of the stride, on a model that takes any
+        size (``cspdet val --rect``'s batches shaped by aspect ratio)."""
+        if size is not None and self.backend.input_size is not None and tuple(size) != tuple(self.img_size):
+            raise ValueError(f"--rect: this {self.backend.name} model takes only {self.img_size[0]}x{self.img_size[1]} "
+                             "inputs; run a .pt (or a --dynamic ONNX export) for batches shaped by aspect ratio")
         t0 = time.perf_counter()
-        blob, infos = self.preprocess(images)
+        blob, infos = self.preprocess(images, size)
         t1 = time.perf_counter()
         pred = self.infer(blob)
         t2 = time.perf_counter()
@@ -162,7 +201,7 @@ class Detector:
         from .pipeline import detect_stream
         from .sources import open_source
 
-        src = open_source(str(frames))
+        src = open_source(str(frames), videos=False)
         try:
             for item in session.wrap(detect_stream(self, src)):
                 if item.result is not None:
