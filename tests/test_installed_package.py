@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 
 # What a wheel is built from: the package and the files setup.py ships with it.
-SOURCES = ("detector", "configs", "weights", "demos", "setup.py", "setup.cfg", "README.md", "MANIFEST.in")
+SOURCES = ("detector", "configs", "weights", "demos", "setup.py", "setup.cfg", "README.md", "MANIFEST.in", "LICENSE")
 
 
 @pytest.fixture(scope="module")

@@ -162,7 +162,12 @@ def fetch(name: str, *, progress: bool = True) -> tuple[Path, Path | None]:
         raise FileNotFoundError(f"{weights.name} is only on Google Drive: download it from {model.page} "
                                 f"(linked from {model.page_from}) and save it as {weights}")
     if not cfg.is_file():
-        _download(model, url_for(cfg.name, model.cfg_url), cfg, None, _check_cfg, progress)
+        from .download import DownloadError, also_missing
+
+        try:
+            _download(model, url_for(cfg.name, model.cfg_url), cfg, None, _check_cfg, progress)
+        except DownloadError as e:
+            raise (e if weights.is_file() else also_missing(e, weights_url, weights)) from None
     if weights.is_file():
         _check_size(weights, model.weights_bytes)
     else:
