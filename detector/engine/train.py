@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..data import AugmentConfig, build_dataset, create_dataloader, load_data_co
 from ..devices import select_device
 from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
+from .backward import BackwardThread, backward
 from .config import TrainConfig
 from .finetune import freeze, frozen_eval, initial_model
 from .hyp import augment_config, hyp_dict
@@ -94,6 +96,10 @@ class Trainer:
                 self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
         self.run_dir = run_dir
         self.log = None
+        self.batch = 0
+        # Ctrl-C / SIGTERM act during a long backward pass (engine/backward.py); DDP keeps its own hooks' thread
+        main_thread = threading.current_thread() is threading.main_thread()
+        self._backward = BackwardThread() if self.world == 1 and main_thread else None
 
     # ---- construction ------------------------------------------------------------------------
     @property
@@ -206,11 +212,12 @@ class Trainer:
     def interrupted(self) -> None:
         """Ctrl-C/SIGTERM: say what is kept (last.pt is only ever replaced whole) and how to go on."""
         last = self.run_dir / "weights" / "last.pt"
+        where = f"epoch {self.epoch + 1}, batch {self.batch + 1}/{len(self.loader)}"
         if last.is_file():  # no plotting here: matplotlib would hold up a stop that should take < 2 s
-            print(f"interrupted in epoch {self.epoch + 1}; {last} holds the last finished epoch; continue with: "
+            print(f"interrupted in {where}; {last} holds the last finished epoch; continue with: "
                   f"cspdet train --resume {last}")
         else:
-            print(f"interrupted in epoch {self.epoch + 1}, before any epoch finished; nothing to resume")
+            print(f"interrupted in {where}, before any epoch finished; nothing to resume")
 
     def _epochs(self, first: int) -> dict:
         cfg, metrics = self.cfg, {}
@@ -293,7 +300,7 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)
         for i, (images, targets, metas) in enumerate(bar):
-            step = self.epoch * nb + i
+            step, self.batch = self.epoch * nb + i, i
             if self.main and cfg.plots and step < 3 and self.run_dir is not None:  # as the model sees them (yolov5)
                 plot_batch(images, targets, [m.path for m in metas], self.names,
                            self.run_dir / f"train_batch{step}.jpg")
@@ -310,7 +317,7 @@ class Trainer:
                                          f"(box/obj/cls {[round(float(v), 4) for v in items]}); lower --lr0{kept}")
             if self.world > 1:
                 loss = loss * self.world  # DDP averages gradients over ranks
-            self.scaler.scale(loss).backward()
+            backward(self.scaler.scale(loss), self._backward)
             if (i + 1) % self.accumulate == 0 or i + 1 == nb:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
