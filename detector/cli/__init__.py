@@ -16,7 +16,7 @@ import threading
 from typing import Iterator
 
 from .. import __version__
-from .parsing import DefaultsFormatter, Parser, did_you_mean, parse  # noqa: F401  (subcommands import them here)
+from .parsing import DefaultsFormatter, Parser, did_you_mean, parse, subparsers  # noqa: F401  (subcommands import them here)
 
 # Subcommand -> module. Modules import heavy packages inside ``run`` so ``--help`` stays fast.
 COMMANDS = {
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.command:
                 parser.print_help()
                 return 0
-            name, debug = f"cspdet {args.command}", debug or args.debug
+            name, debug = subparsers(parser)[args.command].prog, debug or args.debug  # predict: cspdet detect
             signals.name = name
             _preload()
             signals.imported()

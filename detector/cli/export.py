@@ -79,13 +79,16 @@ def check_options(args) -> int:
         raise CLIError("choose one of --int8 and --half")
     if args.int8 and not args.calib:
         raise CLIError("--int8 needs --calib DIR (a folder of representative images)")
-    import importlib.util
+    import importlib
 
     for fmt, package, hint in (("engine", "tensorrt", None), ("openvino", "openvino", 'pip install "cspdet[openvino]"')):
-        if fmt in args.format and importlib.util.find_spec(package) is None:  # before any work
+        try:
+            if fmt in args.format:  # before any work
+                importlib.import_module(package)
+        except ImportError:
             from ..export.tensorrt import INSTALL
 
-            raise CLIError(INSTALL if hint is None else f"--format {fmt} needs OpenVINO: {hint}")
+            raise CLIError(INSTALL if hint is None else f"--format {fmt} needs OpenVINO: {hint}") from None
     if "engine" in args.format and (args.int8 or args.target == "jetson"):
         raise CLIError("--format engine builds FP32 or (--half) FP16 engines for this machine's GPU; for a Jetson "
                        "export --target jetson and run demos/jetson/build_engine.sh on the device")

@@ -45,13 +45,12 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..data.synthetic import make_synthetic_dataset
-    from ..data.synthetic_defaults import RECIPE
     from . import CLIError
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CLIError(f"{out}: exists and is not an empty folder; choose a new one (nothing is overwritten)")
-    args.img_size = args.img_size or ([128, 192] if args.videos else list(RECIPE['img_size']))
+    args.img_size = resolved_size(args)
     if len(args.img_size) not in (1, 2) or min(args.img_size) < 32:
         raise CLIError(f"--img-size {args.img_size}: give N or H W, each >= 32")
     if args.train < 1 or args.val < 1 or not 1 <= args.objects[0] <= args.objects[1]:
@@ -70,6 +69,13 @@ def run(args) -> int:
     print(f"{args.train} train + {args.val} val images ({hw[0]}x{hw[1]}, classes {', '.join(args.classes)}) "
           f"in {out}; train with: cspdet train --data {yaml_path}")
     return 0
+
+
+def resolved_size(args) -> list[int]:
+    """``--img-size`` as given, else the recipe's (128), or 128 192 for ``--videos``."""
+    from ..data.synthetic_defaults import RECIPE
+
+    return args.img_size or ([128, 192] if args.videos else list(RECIPE["img_size"]))
 
 
 def write_videos(out, args, hw) -> int:

@@ -61,3 +61,15 @@ def backward(loss, worker: BackwardThread | None) -> None:
         loss.backward()
     else:
         worker.run(loss.backward)
+
+
+_SHARED: BackwardThread | None = None
+
+
+def shared_thread() -> BackwardThread:
+    """The process's one BackwardThread (a new one after an interrupted call): every run in a
+    process reuses it instead of leaving an idle thread and its OpenMP team behind per run."""
+    global _SHARED
+    if _SHARED is None or _SHARED.broken:
+        _SHARED = BackwardThread()
+    return _SHARED

@@ -19,7 +19,7 @@ from ..data import AugmentConfig, build_dataset, create_dataloader, load_data_co
 from ..devices import select_device
 from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
-from .backward import BackwardThread, backward
+from .backward import backward, shared_thread
 from .config import TrainConfig
 from .finetune import freeze, frozen_eval, initial_model
 from .hyp import augment_config, hyp_dict
@@ -96,10 +96,10 @@ class Trainer:
                 self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
         self.run_dir = run_dir
         self.log = None
-        self.batch = 0
+        self.batch, self.best_metrics = 0, None
         # Ctrl-C / SIGTERM act during a long backward pass (engine/backward.py); DDP keeps its own hooks' thread
         main_thread = threading.current_thread() is threading.main_thread()
-        self._backward = BackwardThread() if self.world == 1 and main_thread else None
+        self._backward = shared_thread() if self.world == 1 and main_thread else None
 
     # ---- construction ------------------------------------------------------------------------
     @property
@@ -186,7 +186,8 @@ class Trainer:
 
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> dict:
-        """Train the remaining epochs; returns the last validation metrics (rank 0)."""
+        """Train the remaining epochs; returns the last epoch's validation metrics (rank 0). Then,
+        as yolov5, best.pt is validated and reported (``final_val``; its metrics: ``best_metrics``)."""
         cfg = self.cfg
         if self.main:
             self.start_run()
@@ -204,7 +205,7 @@ class Trainer:
                   f"{self.best:.4f}; weights in {self.run_dir / 'weights'}")
             from .final_val import validate_best
 
-            metrics = validate_best(self) or metrics
+            self.best_metrics = validate_best(self)
         if self.world > 1:
             dist.barrier()
         return metrics
