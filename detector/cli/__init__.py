@@ -16,7 +16,8 @@ import threading
 from typing import Iterator
 
 from .. import __version__
-from .parsing import DefaultsFormatter, Parser, did_you_mean, parse, subparsers  # noqa: F401  (subcommands import them here)
+# subcommands import DefaultsFormatter and Parser from here
+from .parsing import DefaultsFormatter, Parser, parse, subparsers  # noqa: F401
 
 # Subcommand -> module. Modules import heavy packages inside ``run`` so ``--help`` stays fast.
 COMMANDS = {

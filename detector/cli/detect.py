@@ -23,8 +23,8 @@ def add_detect_args(p, project: str) -> None:
     """The flags ``detect`` and ``track`` share."""
     add_model_args(p)
     p.add_argument("--source", default=None,
-                   help="image, folder, glob, .txt list, video, webcam index (0) or rtsp/http URL "
-                        "(default: the bundled demo media)")
+                   help="image, folder (its videos too), glob, .txt list, video, webcam index (0), rtsp/http URL, "
+                        "or the bundled media: demo (the video), demo-images (default: demo-images)")
     add_nms_args(p)
     p.add_argument("--recursive", action="store_true", help="search folders recursively")
     p.add_argument("--vid-stride", type=positive_int, default=1, help="keep every n-th video/stream frame")

@@ -81,7 +81,8 @@ def check_options(args) -> int:
         raise CLIError("--int8 needs --calib DIR (a folder of representative images)")
     import importlib
 
-    for fmt, package, hint in (("engine", "tensorrt", None), ("openvino", "openvino", 'pip install "cspdet[openvino]"')):
+    needs = (("engine", "tensorrt", None), ("openvino", "openvino", 'pip install "cspdet[openvino]"'))
+    for fmt, package, hint in needs:
         try:
             if fmt in args.format:  # before any work
                 importlib.import_module(package)

@@ -53,7 +53,9 @@ def add_parser(sub) -> None:
                        description="Train on a dataset YAML, from scratch (--cfg) or from weights (--weights), as "
                                    "yolov5 does. Writes runs/train/expN with opt.yaml, hyp.yaml, weights/last.pt, "
                                    "weights/best.pt, results.csv (yolov5's columns), results.png, labels.jpg, "
-                                   "train_batch0-2.jpg and PR_curve.png, and one line per epoch on screen.")
+                                   "train_batch0-2.jpg, and one line per epoch on screen; then validates "
+                                   "best.pt as yolov5 does (per-class table, PR/F1/P/R curves, "
+                                   "confusion_matrix.png, val_batch0-2_labels.jpg and _pred.jpg).")
     for name, (typ, text) in FLAGS.items():
         # default None: config_from_args tells a flag given from one left out (--hyp fills those)
         p.add_argument("--" + name.replace("_", "-"), *ALIASES.get(name, []), type=typ, default=None,

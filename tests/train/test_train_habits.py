@@ -85,3 +85,18 @@ def test_an_interrupt_during_a_long_backward_is_acted_on_at_once():
     ok.run(lambda: None)
     with pytest.raises(ValueError):
         ok.run(lambda: int("x"))
+
+
+def test_training_runs_each_backward_pass_off_the_main_thread(tiny_data, tmp_path, monkeypatch):
+    """So that the main thread, waiting in slices, can act on a signal during it (see above)."""
+    seen = []
+    build = Trainer._build_model
+
+    def with_hook(self, checkpoint):
+        model = build(self, checkpoint)
+        next(model.parameters()).register_hook(lambda grad: seen.append(threading.current_thread().name))
+        return model
+
+    monkeypatch.setattr(Trainer, "_build_model", with_hook)
+    Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1)).fit()
+    assert seen and set(seen) == {"cspdet-backward"}
