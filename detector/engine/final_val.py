@@ -94,15 +94,19 @@ def save_batch_plots(run_dir: Path, batch: dict, metas, dets: list[dict], ds) ->
     images, n, everyone = batch["images"], batch["n"], batch["metas"]
     paths = [m.path for m in everyone]
     plot_batch(images, batch["targets"], paths, ds.names, run_dir / f"val_batch{n}_labels.jpg")
-    slot = {id(m): i for i, m in enumerate(everyone)}
-    by_image = {m.image_id: (slot[id(m)], m) for m in metas}
-    index = {c: k for k, c in enumerate(ds.category_ids)}
+    plot_batch(images, pred_rows(dets, everyone, ds.category_ids), paths, ds.names, run_dir / f"val_batch{n}_pred.jpg")
+
+
+def pred_rows(dets: list[dict], metas, category_ids) -> np.ndarray:
+    """COCO results of a batch (original pixels) -> [M, 7] (index in the batch, class, cx, cy, w,
+    h normalised to the letterboxed input, score): the loader's target layout plus the score."""
+    slot = {m.image_id: (i, m) for i, m in enumerate(metas)}
+    index = {c: k for k, c in enumerate(category_ids)}
     rows = []
     for d in dets:
-        b, meta = by_image[d["image_id"]]
+        b, meta = slot[d["image_id"]]
         x, y, w, h = d["bbox"]
         box = letterbox_boxes(np.array([[x, y, x + w, y + h]]), meta.letterbox)
         cx, cy, bw, bh = (xyxy2xywh(box)[0] / np.array([*meta.shape[::-1], *meta.shape[::-1]])).tolist()
         rows.append([b, index[d["category_id"]], cx, cy, bw, bh, d["score"]])
-    pred = np.array(rows, np.float64).reshape(-1, 7)
-    plot_batch(images, pred, paths, ds.names, run_dir / f"val_batch{n}_pred.jpg")
+    return np.array(rows, np.float64).reshape(-1, 7)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from detector.cli import main
@@ -100,3 +101,22 @@ def test_training_runs_each_backward_pass_off_the_main_thread(tiny_data, tmp_pat
     monkeypatch.setattr(Trainer, "_build_model", with_hook)
     Trainer(tiny_cfg(tiny_data, tmp_path, epochs=1)).fit()
     assert seen and set(seen) == {"cspdet-backward"}
+
+
+def test_predictions_are_drawn_where_the_loader_puts_the_labels(tiny_data):
+    """val_batch*_pred.jpg's rows: the ground truth given as detections lands on the targets."""
+    from detector.data import build_dataset, create_dataloader
+    from detector.engine.final_val import pred_rows
+    from detector.geometry.boxes import xywh2xyxy
+
+    ds = build_dataset(tiny_data, "val", img_size=64, augment=False)
+    images, targets, metas = next(iter(create_dataloader(ds, 4, rect=True, pad=0.5)))
+    dets = []
+    for m in metas:
+        rec = ds.records[m.index]
+        for c, *box in rec.labels.tolist():
+            x1, y1, x2, y2 = (xywh2xyxy(np.array(box)) * np.array([rec.shape[1], rec.shape[0]] * 2)).tolist()
+            dets.append({"image_id": m.image_id, "category_id": ds.category_ids[int(c)], "score": 0.9,
+                         "bbox": [x1, y1, x2 - x1, y2 - y1]})
+    rows = pred_rows(dets, metas, ds.category_ids)
+    assert np.allclose(rows[:, :6], targets.numpy(), atol=1e-3) and (rows[:, 6] == 0.9).all()
