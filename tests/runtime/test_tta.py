@@ -47,3 +47,13 @@ def test_the_full_size_pass_loses_its_coarsest_level_and_the_smallest_its_finest
 
 def test_the_flipped_pass_is_the_middle_scale_as_in_yolov5():
     assert tta.SCALES == (1.0, 0.83, 0.67) and tta.FLIPS == (False, True, False)
+
+
+def test_each_axis_is_scaled_back_by_its_own_ratio():
+    """At 64x448 the scaled sizes round differently per axis (0.67: 42 / 64 = 0.656 high, 300 / 448
+    = 0.670 wide), so an object far right and low lands right only if each axis is undone alone."""
+    blob = np.full((1, 3, 64, 448), 0.3, np.float32)
+    blob[0, :, 40:60, 380:440] = 1.0
+    rows = tta.augmented_rows(oracle, blob, SPEC, same_shape=False)
+    found = rows[rows[..., 4] > 0].reshape(3, 6)
+    assert np.allclose(found[:, :4], [410, 50, 60, 20], atol=2.5), found[:, :4]
