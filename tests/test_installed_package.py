@@ -52,6 +52,8 @@ def test_wheel_carries_the_shipped_files(installed):
     assert {p.stem for p in (assets / "configs").glob("*.yaml")} == {p.stem for p in (REPO / "configs" / "models").glob("*.yaml")}
     assert sorted(p.name for p in (assets / "media").iterdir()) == sorted(
         p.name for p in (REPO / "demos" / "media").iterdir())
+    assert sorted(p.name for p in (site / "detector" / "serve" / "static").iterdir()) == [  # cspdet serve's page
+        "app.js", "index.html", "style.css"]
 
 
 def test_detect_with_no_arguments_from_another_folder(installed, tmp_path):

@@ -145,3 +145,9 @@ def test_no_cycle_between_export_and_runtime():
     assert up, "runtime no longer reaches export: this test checks nothing"
     assert not down, (f"export and runtime import each other: {' -> '.join(down)} "
                       f"and {' -> '.join(up)}")
+
+
+def test_only_the_command_line_imports_the_service():
+    found = [f"{m} -> {t}" for m, targets in sorted(GRAPH.items()) if not in_package(m, "detector.serve")
+             and not in_package(m, "detector.cli") for t in sorted(targets) if in_package(t, "detector.serve")]
+    assert not found, f"detector/serve sits above the runtime: {', '.join(found)}"

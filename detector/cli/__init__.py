@@ -31,6 +31,7 @@ COMMANDS = {
     "bench": "detector.cli.bench",
     "synth": "detector.cli.synth",
     "models": "detector.cli.models",
+    "serve": "detector.cli.serve",
 }
 
 

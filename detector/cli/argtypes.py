@@ -1,55 +1,43 @@
 """argparse types that refuse bad numbers before any work starts (argparse then exits 2 with
-``argument --x: ...``), so a run never starts on a negative stride or a NaN learning rate."""
+``argument --x: ...``), so a run never starts on a negative stride or a NaN learning rate. Each
+wraps a ``detector.checks.Range``, which the Python API checks its keywords with, in the same words.
+"""
 from __future__ import annotations
 
 import argparse
-import math
 
-MAX_IMG_SIZE = 8192  # larger inputs only allocate gigabytes; no CSP model was trained near it
+from ..checks import IMG_SIZE, MAX_IMG_SIZE, NONNEGATIVE_INT, POSITIVE_INT, PROBABILITY, Range
+
+__all__ = ["MAX_IMG_SIZE", "argtype", "class_id_or_name", "finite_float", "float_in", "img_size", "int_at_least",
+           "nonnegative_float", "nonnegative_int", "positive_float", "positive_int", "probability"]
 
 
-def _number(kind, text: str):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+def argtype(check: Range):
+    """The argparse type of ``check``: its message becomes argparse's ``argument --x: ...``."""
+    def parse(text: str):
+        try:
+            return check.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = check.kind.__name__
+    return parse
 
 
 def int_at_least(low: int, high: int | None = None):
     """An int type in [low, high]."""
-    def parse(text: str) -> int:
-        value = _number(int, text)
-        if value < low or (high is not None and value > high):
-            bound = f"at least {low}" if high is None else f"between {low} and {high}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
-        return value
-
-    parse.__name__ = "int"
-    return parse
+    return argtype(Range(int, low, high))
 
 
 def float_in(low: float | None = None, high: float | None = None, *, open_low: bool = False):
     """A finite float type in [low, high] (``open_low``: strictly above low)."""
-    def parse(text: str) -> float:
-        value = _number(float, text)
-        below = low is not None and (value <= low if open_low else value < low)
-        if below or (high is not None and value > high):
-            lo = "" if low is None else (f"> {low}" if open_low else f">= {low}")
-            hi = "" if high is None else f"<= {high}"
-            raise argparse.ArgumentTypeError(f"must be {' and '.join(s for s in (lo, hi) if s)}, got {value}")
-        return value
-
-    parse.__name__ = "float"
-    return parse
+    return argtype(Range(float, low, high, open_low=open_low))
 
 
-positive_int = int_at_least(1)
-nonnegative_int = int_at_least(0)
-img_size = int_at_least(32, MAX_IMG_SIZE)
-probability = float_in(0.0, 1.0)
+positive_int = argtype(POSITIVE_INT)
+nonnegative_int = argtype(NONNEGATIVE_INT)
+img_size = argtype(IMG_SIZE)
+probability = argtype(PROBABILITY)
 positive_float = float_in(0.0, open_low=True)
 finite_float = float_in()
 nonnegative_float = float_in(0.0)

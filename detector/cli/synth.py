@@ -2,11 +2,11 @@
 training, validation and export can be tried end to end offline in minutes."""
 from __future__ import annotations
 
-from .argtypes import img_size, nonnegative_int, positive_float
+from .argtypes import img_size, int_at_least, nonnegative_int, positive_float
 
 
 def add_parser(sub) -> None:
-    from ..data.synthetic_defaults import DEFAULT_CLASSES, RECIPE, SHAPES
+    from ..data.synthetic_defaults import DEFAULT_CLASSES, MAX_OBJECTS, RECIPE, SHAPES
 
     p = sub.add_parser("synth", help="generate a shapes dataset to train on (offline, seeded)",
                        description="Write OUT/images/{train,val}, OUT/labels/{train,val} and OUT/data.yaml: "
@@ -23,8 +23,9 @@ def add_parser(sub) -> None:
                         "192, where the shipped model tracks at --img-size 128; the demo media are 360 640)")
     p.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES), choices=SHAPES, metavar="SHAPE",
                    help=f"shape classes from {', '.join(SHAPES)} (default: {' '.join(DEFAULT_CLASSES)})")
-    p.add_argument("--objects", type=nonnegative_int, nargs=2, default=list(RECIPE["objects"]), metavar=("MIN", "MAX"),
-                   help=f"objects per image (default: {RECIPE['objects'][0]} {RECIPE['objects'][1]})")
+    p.add_argument("--objects", type=int_at_least(0, MAX_OBJECTS), nargs=2, default=list(RECIPE["objects"]),
+                   metavar=("MIN", "MAX"), help=f"objects per image, at most {MAX_OBJECTS} (default: "
+                                                f"{RECIPE['objects'][0]} {RECIPE['objects'][1]})")
     p.add_argument("--sizes", type=positive_float, nargs=2, default=list(RECIPE["sizes"]), metavar=("MIN", "MAX"),
                    help=f"object extent in px per 256 px of the image's short side (default: {RECIPE['sizes'][0]} "
                         f"{RECIPE['sizes'][1]})")

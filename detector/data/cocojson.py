@@ -10,7 +10,11 @@ A bad annotation (unknown image or category, a bbox that is not 4 finite numbers
 or leaves the image) is warned about, naming the file and the annotation id, and dropped, as a
 bad YOLO label line is. A bad image or category entry (no ``id``, ``file_name``, ``width`` or
 ``height``) or a file that is not an instances object is a one-line ValueError naming the file
-and the key: nothing sensible can be trained or scored without them.
+and the key: nothing sensible can be trained or scored without them. So is an annotation
+without an integer ``id``. Annotations that share an ``id`` are renumbered 1..N in file order,
+with a warning: pycocotools indexes annotations by id and keeps one per id, so the rest would
+be scored as missed (a model at AP50 0.45 scored 0.015 on such a file), while every box in it is
+valid ground truth; refusing the file would block data that is otherwise fine.
 """
 from __future__ import annotations
 
@@ -95,9 +99,36 @@ def check_entries(data: Any, source: str) -> None:
             seen.add(entry["id"])
 
 
+def unique_annotation_ids(annotations: list, source: str) -> tuple[list, int]:
+    """(``annotations`` with unique ids, how many shared one): when any id repeats, copies
+    numbered 1..N in file order. A dict annotation without an integer ``id`` is a one-line
+    ValueError naming ``source``; other entries pass through (they are dropped elsewhere)."""
+    seen, shared = set(), 0
+    for n, ann in enumerate(annotations):
+        if not isinstance(ann, dict):
+            continue
+        if not is_id(ann.get("id")):
+            got = "it is missing" if "id" not in ann else f"got {ann['id']!r}"
+            raise ValueError(f"{source}: annotations[{n}]: 'id' must be an integer, {got}")
+        shared += ann["id"] in seen
+        seen.add(ann["id"])
+    if not shared:
+        return annotations, 0
+    return [dict(a, id=n) if isinstance(a, dict) else a for n, a in enumerate(annotations, 1)], shared
+
+
+def warn_renumbered(source: str, shared: int, total: int) -> None:
+    emit_warnings([f"{source}: {shared} annotation(s) share an 'id' with an earlier one (pycocotools keeps "
+                   f"one annotation per id and would score the others as missed); renumbered all {total} "
+                   "annotations 1..N in file order"], "annotation id problems")
+
+
 def read_coco(data: Any, images_dir: Path, source: str) -> CocoIndex:
     """A loaded instances dict -> CocoIndex; bad annotations are warned about and dropped."""
     check_entries(data, source)
+    data["annotations"], shared = unique_annotation_ids(data["annotations"], source)
+    if shared:
+        warn_renumbered(source, shared, len(data["annotations"]))
     cats = sorted(data["categories"], key=lambda c: c["id"])
     category_ids = [int(c["id"]) for c in cats]
     cls_of = {cid: k for k, cid in enumerate(category_ids)}

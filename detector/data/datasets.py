@@ -37,7 +37,8 @@ from .cache import candidate_paths, files_hash, load_cache, save_cache
 from .coco import category_ids_for, image_ids
 from .cocojson import load_coco
 from .config import CocoSplit, DataConfig, load_data_config
-from .labels import ImageRecord, LabelWarning, dataset_images, emit_warnings, img2label_path, read_labels
+from .labels import (ImageRecord, LabelWarning, dataset_images, emit_warnings, img2label_path, orphan_labels,
+                     read_labels)
 
 
 class ItemKey(NamedTuple):
@@ -249,7 +250,7 @@ def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
     """
     files = dataset_images(sources, source)
     label_files = [img2label_path(f) for f in files]
-    key = files_hash(files, label_files, extra={"nc": nc})
+    key = files_hash(files, label_files, extra={"nc": nc, "duplicates": "removed"})  # caches from before kept them
     labels_dir = Path(os.path.commonpath([str(p.parent) for p in label_files]))
     paths = candidate_paths(labels_dir, cache_dir, files)
     data = load_cache(paths, key) if cache else None
@@ -257,7 +258,7 @@ def yolo_records(sources: Sequence[str | Path], nc: int, *, cache: bool = True,
         data = scan_yolo(files, label_files, nc)
         if cache:
             save_cache(paths, key, data)
-    emit_warnings(data["problems"])
+    emit_warnings(data["problems"] + orphan_labels(sources, label_files))
     good = [e for e in data["images"] if e["shape"] is not None]
     if not good:
         raise FileNotFoundError(f"{source}: none of the {len(files)} images could be read")

@@ -122,6 +122,10 @@ def parse_label_text(text: str, nc: int, name: str) -> tuple[np.ndarray, list[st
         else:
             rows.append(values)
     labels = np.array(rows, np.float32).reshape(-1, 5)
+    _, first = np.unique(labels, axis=0, return_index=True)
+    if len(first) < len(labels):  # as yolov5: the same box twice would be counted, and matched, twice
+        problems.append(f"{name}: {len(labels) - len(first)} duplicate label(s) removed")
+        labels = labels[np.sort(first)]
     xyxy = xywh2xyxy(np.asarray(labels[:, 1:], np.float32).reshape(-1, 4))
     over = ((xyxy < 0) | (xyxy > 1)).any(1)
     if over.any():  # clip the tolerated overshoot, keeping the other edges where they were
@@ -138,6 +142,23 @@ def read_labels(path: str | Path, nc: int) -> tuple[np.ndarray, list[str]]:
     except ValueError as e:  # unreadable or binary: the message names the file
         return np.zeros((0, 5), np.float32), [f"{e}; labels dropped"]
     return parse_label_text(text, nc, str(path))
+
+
+def orphan_labels(sources: Iterable[Union[str, Path]], label_files: Iterable[Path]) -> list[str]:
+    """A problem line per image folder of ``sources`` whose labels folder holds label files that
+    no image of the dataset uses (their boxes would be silently left out); ``classes.txt``,
+    which labelling tools write there, is not a label file."""
+    used, problems = {os.path.normpath(str(p)) for p in label_files}, []
+    for src in map(Path, sources):
+        labels_dir = img2label_path(src / "x.jpg").parent
+        if not src.is_dir() or labels_dir == src or not labels_dir.is_dir():
+            continue
+        orphans = sorted(p for p in labels_dir.rglob("*.txt")
+                         if p.name != "classes.txt" and os.path.normpath(str(p.absolute())) not in used)
+        if orphans:
+            problems.append(f"{labels_dir}: {len(orphans)} label file(s) have no image in {src} (e.g. "
+                            f"{orphans[0].name}); their boxes are not used")
+    return problems
 
 
 def emit_warnings(problems: list[str], what: str = "label problems") -> None:

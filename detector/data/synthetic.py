@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from ..geometry.letterbox import as_hw
-from .synthetic_defaults import DEFAULT_CLASSES, SHAPES
+from .synthetic_defaults import DEFAULT_CLASSES, MAX_OBJECTS, SHAPES
 
 
 def _regular(n: int, r: float = 1.0, phase: float = -math.pi / 2) -> list[tuple[float, float]]:
@@ -181,6 +181,8 @@ def make_synthetic_dataset(root: str | Path, n_train: int = 256, n_val: int = 64
     data.yaml) and return the YAML path. Same arguments, same bytes. ``progress(1)`` is called
     after each image."""
     root, hw, classes = Path(root), as_hw(img_size, "img_size"), check_classes(classes)
+    if not 1 <= objects[0] <= objects[1] <= MAX_OBJECTS:
+        raise ValueError(f"objects {tuple(objects)}: need 1 <= MIN <= MAX <= {MAX_OBJECTS} per image")
     for split_id, (split, n) in enumerate((("train", n_train), ("val", n_val))):
         img_dir, lbl_dir = root / "images" / split, root / "labels" / split
         img_dir.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..data.coco import category_ids_for
-from ..data.cocojson import is_number
+from ..data.cocojson import is_number, unique_annotation_ids, warn_renumbered
 from ..geometry.boxes import ltwh2xyxy
 from .metrics import PRCurves, ap_per_class, match_detections
 
@@ -95,12 +95,14 @@ def coco_gt_to_yolo(gt) -> list[dict]:
     return items
 
 
-def evaluable_gt(gt: dict, keep: set[int] | None = None) -> dict:
+def evaluable_gt(gt: dict, keep: set[int] | None = None, source: str = "ground truth") -> dict:
     """A COCO instances dict as COCOeval scores it, restricted to the images ``keep`` (default
     all). Annotations pycocotools cannot read (not an object, a bbox that is not 4 finite
     numbers) are left out and a missing ``area`` / ``iscrowd`` becomes w * h / 0, where
     pycocotools would stop with a KeyError; everything else (crowd regions, the file's areas)
-    stays as it is, so a file pycocotools can score scores the same. Copied only when changed."""
+    stays as it is, so a file pycocotools can score scores the same. Annotation ids that repeat
+    are renumbered (``data.cocojson.unique_annotation_ids``; the dataset load warned of it). Copied
+    only when changed."""
     images = [im for im in gt["images"] if keep is None or im["id"] in keep]
     ids = {im["id"] for im in images}
     anns, changed = [], len(images) != len(gt["images"])
@@ -113,6 +115,8 @@ def evaluable_gt(gt: dict, keep: set[int] | None = None) -> dict:
             w, h = ann["bbox"][2:]
             ann, changed = {"area": w * h, "iscrowd": 0, **ann}, True
         anns.append(ann)
+    anns, shared = unique_annotation_ids(anns, source)
+    changed = changed or bool(shared)
     return {**gt, "images": images, "annotations": anns} if changed else gt
 
 
@@ -137,13 +141,19 @@ def load_coco(gt):
 
     if isinstance(gt, COCO):
         return gt
+    gt_path = None
     if isinstance(gt, (str, os.PathLike)):
+        gt_path = gt
         with open(gt) as f:
             gt = json.load(f)
     if not isinstance(gt, Mapping) or "images" not in gt or "categories" not in gt:
         raise ValueError("gt must be a COCO dict with 'images' and 'categories', a path to one, or a COCO object")
+    source = str(gt_path) if gt_path else "ground truth"
+    anns, shared = unique_annotation_ids(list(gt.get("annotations", [])), source)
+    if shared:
+        warn_renumbered(source, shared, len(anns))
     coco = COCO()
-    coco.dataset = {"annotations": [], **gt}
+    coco.dataset = {**gt, "annotations": anns}
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco

@@ -56,7 +56,7 @@ def ground_truth(ds, skipped: set[int] = frozenset(), *, single_cls: bool = Fals
     images whose files exist), else built from the YOLO labels. ``single_cls``: one category."""
     keep = {r.image_id for r in ds.records} - set(skipped)
     if ds.annotations is not None:
-        gt = evaluable_gt(json.loads(read_text(ds.annotations)), keep)
+        gt = evaluable_gt(json.loads(read_text(ds.annotations)), keep, str(ds.annotations))
     else:
         items = [it for it in ds.coco_items() if it["image_id"] in keep]
         gt = yolo_to_coco_gt(items, category_ids=ds.category_ids, names=ds.names)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -83,13 +84,25 @@ def read_metadata(source) -> dict[str, Any]:
             proto = onnx.load(str(source), load_external_data=False)
         except Exception as e:  # protobuf raises DecodeError and friends for a file that is not ONNX
             raise ValueError(f"{source}: not a readable ONNX model ({type(e).__name__})") from None
-    return parse_metadata({p.key: p.value for p in proto.metadata_props})
+    return parse_metadata({p.key: p.value for p in proto.metadata_props},
+                          str(source) if isinstance(source, (str, os.PathLike)) else "ONNX model")
 
 
-def parse_metadata(props: dict[str, str]) -> dict[str, Any]:
+def parse_metadata(props: dict[str, str], source: str = "metadata") -> dict[str, Any]:
     """The metadata's strings (ONNX metadata_props, or an OpenVINO IR's rt_info that keeps them)
-    with the JSON values parsed."""
-    return {k: json.loads(v) if k in JSON_KEYS else v for k, v in props.items()}
+    with the JSON values parsed; a value that is not JSON is a one-line ValueError naming
+    ``source`` and the key."""
+    out = {}
+    for key, value in props.items():
+        if key not in JSON_KEYS:
+            out[key] = value
+            continue
+        try:
+            out[key] = json.loads(value)
+        except (ValueError, RecursionError) as e:
+            why = f"{e.msg} at character {e.pos}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+            raise ValueError(f"{source}: metadata key {key!r} is not valid JSON ({why}): {value[:60]!r}") from None
+    return out
 
 
 def dynamic_axes(output_names: Sequence[str], raw: bool) -> dict[str, dict[int, str]]:

@@ -15,6 +15,7 @@ or NaN activation stops with the tensor's name, never leaving a model that detec
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -44,25 +45,49 @@ class LetterboxCalibration:
 
     def __init__(self, paths: list[Path], img_size: tuple[int, int], input_name: str, batch: int = 1):
         self.paths, self.size, self.input_name, self.batch = paths, img_size, input_name, batch
-        self._it = self._blobs()
+        self._it, self._checked = self._blobs(), False
 
     def _blobs(self) -> Iterator[dict]:
-        images = []
+        images, seen, flat, used = [], set(), 0, 0
         for path in self.paths:
             try:
-                images.append(read_image(path))
+                img = read_image(path)
             except ImageError as e:  # one bad file must not end a long calibration
                 warnings.warn(f"{e}; left out of the calibration", stacklevel=2)
                 continue
+            images.append(img)
+            seen.add(hashlib.sha1(img.tobytes()).digest())
+            flat += int(img.max()) - int(img.min()) < FLAT_RANGE
+            used += 1
             if len(images) == self.batch:  # a last, partial batch is dropped
                 yield {self.input_name: preprocess(images, self.size)[0]}
                 images = []
+        if not self._checked:  # once, not on every rewind
+            self._checked = True
+            warn_degenerate(used, len(seen), flat, self.paths[0].parent if self.paths else None)
 
     def get_next(self) -> dict | None:
         return next(self._it, None)
 
     def rewind(self) -> None:
         self._it = self._blobs()
+
+
+# An image whose pixel values span less than this is one flat colour (all black, a blank frame).
+FLAT_RANGE = 8
+
+
+def warn_degenerate(used: int, distinct: int, flat: int, where) -> None:
+    """Warn when the calibration images cannot show the activation ranges real images reach:
+    the same picture repeated, or flat colours, whose ranges are near zero everywhere."""
+    if used and distinct < min(used, MIN_CALIBRATION):
+        warnings.warn(f"calibrating on {used} image(s) of {where}, but only {distinct} distinct (the same picture "
+                      "repeated): the activation ranges come from those alone, costing accuracy on others",
+                      stacklevel=3)
+    if flat:
+        warnings.warn(f"{flat} of the {used} calibration image(s) in {where} are one flat colour (all black?): "
+                      "they add no activation range; calibrate on pictures like those the model will see",
+                      stacklevel=3)
 
 
 def decoder_nodes(graph) -> list[str]:

@@ -1,7 +1,8 @@
 """The one way cspdet finds and reads image files, and the one set of image suffixes.
 
-``read_image(path)`` returns BGR uint8 [H, W, 3] or raises ``ImageError`` (a ValueError) whose
-one-line message names the file and the cause: missing, unreadable, empty, undecodable, or over
+``read_image(path)`` (and ``decode_image(bytes, name)`` for bytes from elsewhere, an upload)
+returns BGR uint8 [H, W, 3] or raises ``ImageError`` (a ValueError) whose one-line message names
+the file and the cause: missing, unreadable, empty, undecodable, or over
 the pixel cap (``detector.limits.max_pixels()``, ``$CSPDET_MAX_PIXELS``). Callers that must go
 on (folder runs, dataset scans) catch ``ValueError``, report the message and skip the file.
 ``list_images(spec)`` expands a folder, ``.txt`` list, glob pattern or file into image paths.
@@ -125,11 +126,15 @@ def image_size(data: bytes) -> Size | None:
     return None
 
 
-def _check_pixels(path: Path, size: Size | None) -> None:
-    cap = max_pixels()
+class PixelCapError(ImageError):
+    """An image whose width x height is over the pixel cap (a server answers 413 for it)."""
+
+
+def _check_pixels(path: str | Path, size: Size | None, cap: int | None, cap_name: str | None) -> None:
+    cap = max_pixels() if cap is None else cap
     if size is not None and size[0] * size[1] > cap:
-        raise ImageError(path, f"{size[0]}x{size[1]} image is over the cap of {cap:,} pixels "
-                               f"(set ${MAX_PIXELS_ENV} to raise it)")
+        raise PixelCapError(path, f"{size[0]}x{size[1]} image is over the cap of {cap:,} pixels "
+                                  f"({cap_name or f'set ${MAX_PIXELS_ENV} to raise it'})")
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -137,21 +142,35 @@ def read_image(path: str | Path) -> np.ndarray:
     cause for anything that is not a readable image within the pixel cap."""
     path = Path(path)
     if not is_file(path):
-        raise MissingImageError(path, "no such image")
+        link = path.is_symlink()
+        raise MissingImageError(path, "a symbolic link that loops or points to nothing" if link else "no such image")
     try:
         data = path.read_bytes()  # bytes + imdecode also handle non-ASCII paths
     except OSError as e:
         raise ImageError(path, f"cannot read image ({e.strerror or e})") from None
+    return decode_image(data, path)
+
+
+def decode_image(data: bytes, source: str | Path, *, cap: int | None = None, cap_name: str | None = None,
+                 require_header: bool = False) -> np.ndarray:
+    """BGR uint8 [H, W, 3] from an encoded image's bytes (a file's, an upload's); ImageError naming
+    ``source`` for anything that is not a readable image, PixelCapError when its header (checked
+    before decoding) or its decoded size is over ``cap`` pixels (default ``max_pixels()``;
+    ``cap_name`` names the setting in the message). ``require_header``: refuse bytes whose size
+    cannot be read from the header, so nothing of unknown size is ever decoded."""
     if not data:
-        raise ImageError(path, "empty file, not an image")
-    _check_pixels(path, image_size(data))
+        raise ImageError(source, "empty file, not an image")
+    size = image_size(data)
+    if size is None and require_header:
+        raise ImageError(source, "not a readable image header")
+    _check_pixels(source, size, cap, cap_name)
     try:
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as e:  # e.g. a header past OpenCV's own size limit
-        raise ImageError(path, f"cannot decode image (OpenCV: {' '.join(str(e).split())[-160:]})") from None
+        raise ImageError(source, f"cannot decode image (OpenCV: {' '.join(str(e).split())[-160:]})") from None
     if img is None:
-        raise ImageError(path, "cannot decode image (corrupt or unsupported format)")
-    _check_pixels(path, (img.shape[1], img.shape[0]))
+        raise ImageError(source, "cannot decode image (corrupt or unsupported format)")
+    _check_pixels(source, (img.shape[1], img.shape[0]), cap, cap_name)
     return img
 
 
@@ -169,12 +188,21 @@ def is_image_file(path: str | Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and is_file(path)
 
 
+def is_listed_image(path: Path) -> bool:
+    """An entry a folder listing reports as an image: an image file, or a link with an image
+    suffix that resolves to nothing (looping, dangling), so ``read_image`` reports it and the
+    run counts it as skipped instead of it vanishing from the count."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return False
+    return is_file(path) or (path.is_symlink() and not path.is_dir())
+
+
 def images_in(folder: str | Path, recursive: bool = False) -> list[Path]:
-    """Sorted image files of ``folder`` (and its subfolders with ``recursive``; linked folders
-    are not entered, so a link back up the tree cannot loop)."""
+    """Sorted images of ``folder`` (and its subfolders with ``recursive``; linked folders are not
+    entered, so a link back up the tree cannot loop), broken links included (``is_listed_image``)."""
     folder = Path(folder)
     found: Iterator[Path] = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if is_image_file(p))
+    return sorted(p for p in found if is_listed_image(p))
 
 
 def list_images(spec: str | Path, recursive: bool = False) -> list[Path]:
@@ -189,5 +217,5 @@ def list_images(spec: str | Path, recursive: bool = False) -> list[Path]:
         return [p if p.is_absolute() else path.parent / p
                 for p in map(Path, (ln for ln in lines if ln and not ln.startswith("#")))]
     if any(ch in str(spec) for ch in "*?["):
-        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_image_file(p))
+        return sorted(Path(p) for p in globlib.glob(str(spec), recursive=recursive) if is_listed_image(Path(p)))
     return [path]

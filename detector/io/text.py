@@ -4,7 +4,10 @@
 through without the file's name. ``load_yaml`` / ``parse_yaml`` are yaml.safe_load without
 aliases: safe_load already refuses Python objects, but it resolves ``*alias`` references, so a
 few hundred bytes of nested aliases (a "billion laughs" file) become a structure that takes
-exponential time to walk. No cspdet YAML needs aliases, so any alias is refused.
+exponential time to walk. No cspdet YAML needs aliases, so any alias is refused. Nesting is
+capped at MAX_DEPTH levels before the parser goes deeper (cspdet's deepest YAML has 4), rather
+than left to Python's recursion limit, which a thread's smaller stack or another interpreter
+can move.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+MAX_DEPTH = 64
 
 
 def read_text(path: str | Path) -> str:
@@ -33,14 +38,23 @@ def read_text(path: str | Path) -> str:
 
 
 class AliasFreeLoader(yaml.SafeLoader):
-    """SafeLoader that raises on the first ``*alias`` instead of resolving it."""
+    """SafeLoader that raises on the first ``*alias`` instead of resolving it, and on a node
+    nested deeper than MAX_DEPTH."""
+
+    depth = 0
 
     def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
             raise yaml.MarkedYAMLError(problem=f"alias *{event.anchor} (YAML aliases are not allowed)",
                                        problem_mark=event.start_mark)
-        return super().compose_node(parent, index)
+        if self.depth >= MAX_DEPTH:
+            raise yaml.MarkedYAMLError(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 def parse_yaml(text: str, source: str) -> Any:

@@ -5,6 +5,8 @@ a checkpoint from the internet cannot run code on load.
 """
 from __future__ import annotations
 
+import errno
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +19,39 @@ VERSION = 1
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temp file beside ``path``, then rename: a crash never leaves a half file."""
+    """torch.save to a temp file beside ``path``, then rename: a crash never leaves a half file.
+    A failed write is an OSError naming ``path`` (and saying so when the disk is full)."""
     path = Path(path)
     with atomic_output(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+            error = None
+        except (RuntimeError, OSError) as e:
+            error = write_error(path, tmp, e)
+        if error is not None:  # raised here, so the failed write's frames (and its open file) are gone
+            raise error
     return path
+
+
+def write_error(path: Path, tmp: Path, e: BaseException) -> OSError:
+    """The OSError for a failed ``torch.save`` of ``path``. torch reports a full disk as a
+    RuntimeError from its zip writer ("inline_container.cc ... file write failed") without an
+    errno, so the free space is looked at while the partial ``tmp`` still holds its blocks."""
+    if isinstance(e, OSError) and e.errno == errno.ENOSPC or _nearly_full(tmp.parent):
+        free = shutil.disk_usage(tmp.parent).free
+        err = OSError(f"{path}: could not write it: No space left on device ({free:,} bytes free there); "
+                      "free some space and run again")
+        err.errno = errno.ENOSPC
+        return err
+    reason = e.strerror if isinstance(e, OSError) and e.strerror else (str(e).strip().splitlines() or [""])[-1][:160]
+    return OSError(f"{path}: could not write it ({reason})")
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def checkpoint_dict(model: torch.nn.Module, **extra: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 import time
 import warnings
@@ -10,10 +11,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..checks import IMG_SIZE, NONNEGATIVE_INT, POSITIVE_INT, PROBABILITY, class_ids, flag, model_path, optional
 from ..data.coco import category_ids_for
 from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import postprocess
-from ..hints import did_you_mean
 from ..io.images import read_image
 from ..resources import default_model
 from .backends import Backend, load_backend
@@ -41,9 +42,11 @@ class Detector:
     (``cspdet models``; fetched into the cache on first use); left out, the bundled shapes model
     (``cspdet detect``'s default). ``backend`` overrides the choice
     made from the suffix: torch, onnxruntime, opencv, openvino or tensorrt. ``category_ids``
-    are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``). ``classes``:
-    ids or names to keep. ``augment``: test-time augmentation (``runtime.tta``, yolov5's
-    ``--augment``), about 2-3x the inference time.
+    are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``). ``classes``
+    keeps only these classes (indices or names). ``augment``: test-time augmentation
+    (``runtime.tta``, yolov5's ``--augment``), about 2-3x the inference time. Every argument is
+    checked as its ``cspdet`` flag is (``detector.checks``): a bad value is a one-line
+    ValueError, a bad type a TypeError.
     """
 
     def __init__(self, weights: str | Path | None = None, *, backend: str | None = None, device: str = "",
@@ -51,7 +54,11 @@ class Detector:
                  max_det: int = 300, classes: Sequence[int | str] | None = None, agnostic: bool = False,
                  threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False,
                  augment: bool = False):
-        weights = default_model() if weights is None else weights
+        weights = model_path(default_model() if weights is None else weights)
+        img_size, threads = optional(IMG_SIZE, img_size, "img_size"), optional(POSITIVE_INT, threads, "threads")
+        nms = dict(conf_thres=PROBABILITY(conf_thres, "conf_thres"), iou_thres=PROBABILITY(iou_thres, "iou_thres"),
+                   max_det=POSITIVE_INT(max_det, "max_det"), agnostic=flag(agnostic, "agnostic"))
+        half, spin, self.augment = flag(half, "half"), flag(spin, "spin"), flag(augment, "augment")
         self.backend: Backend = load_backend(weights, backend, device=device, threads=threads,
                                     img_size=img_size, cfg=cfg, half=half, spin=spin)
         # the device the backend settled on ('' means auto: CUDA where that runtime has it)
@@ -59,27 +66,7 @@ class Detector:
         self.names = list(self.backend.names)
         self.category_ids = category_ids_for(self.names, model_category_ids(self.backend))
         self.img_size = self._input_size(img_size)
-        self.augment = augment
-        self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det,
-                        classes=self._class_ids(classes), agnostic=agnostic)
-
-    def _class_ids(self, classes: Sequence[int | str] | None) -> list[int] | None:
-        """``classes`` as ids: names (or "a,b" lists of them) looked up in the model's names."""
-        if classes is None:
-            return None
-        ids = []
-        for c in classes:
-            for item in (c.split(",") if isinstance(c, str) else [c]):
-                item = item.strip() if isinstance(item, str) else item
-                if isinstance(item, str) and not item.isdigit():
-                    lower = [n.lower() for n in self.names]
-                    if item.lower() not in lower:
-                        shown = ", ".join(self.names[:20]) + (", ..." if len(self.names) > 20 else "")
-                        raise ValueError(f"--classes {item!r}: not a class of this model{did_you_mean(item, self.names)}; "
-                                         f"its classes: {shown}")
-                    item = lower.index(item.lower())
-                ids.append(int(item))
-        return ids
+        self.nms = dict(nms, classes=class_ids(classes, self.names))
 
     def _input_size(self, img_size: int | None) -> tuple[int, int]:
         """The letterbox size: a static model's own, else ``img_size`` rounded up to the stride."""
@@ -135,7 +122,8 @@ class Detector:
         return self.backend.batch
 
     def preprocess(self, images: list[np.ndarray], size: tuple[int, int] | None = None):
-        """BGR images -> (blob [B, 3, h, w], letterbox infos), at ``size`` (h, w) or ``img_size``."""
+        """BGR images -> (blob [B, 3, h, w], letterbox infos); ``size`` (h, w) replaces ``img_size``
+        for this call (a multiple of the stride that the backend takes: the caller checks)."""
         return preprocess(images, size or self.img_size)
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
@@ -155,8 +143,10 @@ class Detector:
         out = np.concatenate([self.backend(blob[i:i + step]) for i in range(0, len(blob), step)])
         return out[:len(blob)]
 
-    def postprocess(self, pred: np.ndarray, infos, images, paths=None) -> list[Results]:
-        dets = postprocess(pred[:len(infos)], **self.nms)
+    def postprocess(self, pred: np.ndarray, infos, images, paths=None, nms: dict | None = None) -> list[Results]:
+        """decoded [B, N, 5 + nc] -> one Results per image; ``nms`` (``self.nms``'s keys) replaces
+        the thresholds for this call."""
+        dets = postprocess(pred[:len(infos)], **(self.nms if nms is None else nms))
         out = []
         for i, (d, info) in enumerate(zip(dets, infos)):
             boxes = scale_boxes(d.boxes, info)
@@ -190,13 +180,23 @@ class Detector:
         index, stream URL; read with prefetching) or an iterable of BGR arrays -> one Results per
         frame, its tracked boxes with ``ids`` [T]. ``tracker_args`` go to ``ByteTracker`` (pass
         your own ``tracker`` to read ``tracker.summary()`` afterwards). ByteTrack's second round
-        uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does."""
+        uses boxes down to 0.1: build the Detector with ``conf_thres=0.1`` as ``cspdet track`` does.
+        The arguments are checked here, before the first frame."""
         from .tracking import ByteTracker, TrackSession
 
-        session = TrackSession(tracker or ByteTracker(**tracker_args), self.names, trail=trail)
-        if not isinstance(frames, (str, Path)):
+        if isinstance(frames, numbers.Integral) and not isinstance(frames, bool):  # a webcam, as --source 0
+            frames = str(NONNEGATIVE_INT(frames, "frames"))
+        if not isinstance(frames, (str, os.PathLike)) and (isinstance(frames, np.ndarray) or not hasattr(frames, "__iter__")):
+            raise TypeError(f"frames: expected a source (video, folder, webcam index, stream URL) or an iterable "
+                            f"of BGR arrays, got {_described(frames)}")
+        session = TrackSession(tracker or ByteTracker(**tracker_args), self.names,
+                               trail=NONNEGATIVE_INT(trail, "trail"))
+        return self._track(frames, session)
+
+    def _track(self, frames, session) -> Iterator[Results]:
+        if not isinstance(frames, (str, os.PathLike)):
             for i, img in enumerate(frames):
-                yield session.track(self(img), i + 1)
+                yield session.track(self(self._as_image(img, f"frames[{i}]")), i + 1)
             return
         from .pipeline import detect_stream
         from .sources import open_source
@@ -210,17 +210,31 @@ class Detector:
             src.close()
 
     def __call__(self, source):
+        """A BGR uint8 array [H, W, 3] or an image path -> Results; a list or tuple of them ->
+        list of Results. Anything else is a TypeError naming the item."""
         if isinstance(source, (list, tuple)):
-            images = [self._as_image(s) for s in source]
+            images = [self._as_image(s, f"source[{i}]") for i, s in enumerate(source)]
             paths = [str(s) if not isinstance(s, np.ndarray) else None for s in source]
             return self.predict(images, paths) if images else []
         return self.predict([self._as_image(source)],
                             [None if isinstance(source, np.ndarray) else str(source)])[0]
 
     @staticmethod
-    def _as_image(src) -> np.ndarray:
+    def _as_image(src, where: str = "source") -> np.ndarray:
         if isinstance(src, np.ndarray):
             if src.ndim != 3 or src.shape[2] != 3 or src.dtype != np.uint8:
                 raise ValueError(f"Detector: images must be HxWx3 uint8 BGR arrays, got {src.shape} {src.dtype}")
             return src
-        return read_image(src)
+        if isinstance(src, (str, os.PathLike)):
+            return read_image(src)
+        raise TypeError(f"{where}: expected a BGR uint8 array (HxWx3) or an image path, got {_described(src)}")
+
+
+def _described(value) -> str:
+    """What a refused argument is, with a hint for the usual mix-ups."""
+    kind = type(value).__name__
+    if hasattr(value, "__next__"):
+        return f"a {kind} (pass a list, or call per frame: [det(f) for f in frames])"
+    if isinstance(value, (list, tuple)):
+        return f"a {kind} (a list of images holds arrays or paths, not lists)"
+    return f"{value!r:.60} ({kind})"

@@ -112,8 +112,10 @@ class StreamSource:
 
     kind = "stream"
 
-    def __init__(self, spec: str | int, vid_stride: int = 1, timeout: float = 10.0):
-        self.spec, self.stride, self.timeout = spec, max(1, vid_stride), timeout
+    def __init__(self, spec: str | int, vid_stride: int = 1, timeout: float = 10.0, pace: bool = False):
+        """``pace``: read at the source's own frame rate, as a camera delivers it (for a video file
+        followed as a live stream; a camera or network stream paces itself)."""
+        self.spec, self.stride, self.timeout, self.pace = spec, max(1, vid_stride), timeout, pace
         self.cap = capture(spec)
         if not self.cap.isOpened():
             raise ValueError(f"--source {spec}: cannot open {'webcam' if isinstance(spec, int) else 'stream'}")
@@ -126,8 +128,11 @@ class StreamSource:
         self._thread.start()
 
     def _reader(self) -> None:
-        n = 0
+        n, due = 0, time.monotonic()
         while self._alive:
+            if self.pace:
+                due += 1.0 / self.fps
+                time.sleep(max(0.0, due - time.monotonic()))
             ok = self.cap.grab()
             if ok and n % self.stride == 0:
                 ok, img = self.cap.retrieve()

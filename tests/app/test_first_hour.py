@@ -51,7 +51,7 @@ def test_classes_by_name_keep_only_those(tmp_path, capsys):
     assert kept and kept <= {"circle", "cross"}
     assert main(["detect", "--classes", "circel", "--nosave"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--classes 'circel': not a class of this model (did you mean circle?)" in err and "triangle" in err
+    assert "classes: 'circel' is not a class of this model (did you mean circle?)" in err and "triangle" in err
 
 
 def test_save_crop_cuts_each_box_as_yolov5(tmp_path):

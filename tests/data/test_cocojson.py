@@ -144,3 +144,43 @@ def test_a_coco_split_without_annotations_warns_and_cannot_train(tmp_path):
     yaml_path.write_text("train: {images: images, annotations: annotations/instances.json}\n")
     with pytest.raises(ValueError, match="instances.json has no usable annotations; training needs labels"):
         build_dataset(yaml_path, "train")
+
+
+def _with_ids(path, ids):
+    data = json.loads(path.read_text())
+    for ann, i in zip(data["annotations"], ids):
+        if i is None:
+            del ann["id"]
+        else:
+            ann["id"] = i
+    path.write_text(json.dumps(data))
+    return data
+
+
+def test_duplicate_annotation_ids_are_renumbered_with_a_warning_and_every_box_is_scored(tmp_path):
+    from detector.engine.evaluate import coco_evaluate
+    from detector.engine.validate import ground_truth
+
+    yaml_path, path = write_coco(tmp_path)
+    data = _with_ids(path, [5, 5, 5])  # every id the same: pycocotools would keep one box of three
+    with pytest.warns(LabelWarning, match=r"instances.json: 2 annotation\(s\) share an 'id'.*renumbered all 3"):
+        ds = build_dataset(yaml_path, "val", img_size=64)
+    assert sum(len(r.labels) for r in ds.records) == 3
+    gt = ground_truth(ds)
+    assert sorted(a["id"] for a in gt["annotations"]) == [1, 2, 3]
+    perfect = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9}
+               for a in data["annotations"]]
+    assert coco_evaluate(gt, perfect, table=False)["AP50"] == pytest.approx(1.0)
+    with pytest.warns(LabelWarning, match="share an 'id'"):  # the file given straight to the scorer
+        assert coco_evaluate(str(path), perfect, table=False)["AP50"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("ids,why", [([1, None, 3], "'id' must be an integer, it is missing"),
+                                     ([1, "2", 3], "'id' must be an integer, got '2'"),
+                                     ([1, 2.5, 3], "'id' must be an integer, got 2.5")])
+def test_annotation_without_an_integer_id_is_one_line_naming_the_file(tmp_path, ids, why):
+    yaml_path, path = write_coco(tmp_path)
+    _with_ids(path, ids)
+    with pytest.raises(ValueError) as e:
+        build_dataset(yaml_path, "val", img_size=64)
+    assert str(e.value) == f"{path}: annotations[1]: {why}"

@@ -74,7 +74,7 @@ def test_missing_empty_and_garbage_files_are_one_line_errors(tmp_path):
         read_image(tmp_path / "junk.jpg")
 
 
-def test_listing_skips_links_that_loop_and_folders_named_like_images(tmp_path):
+def test_listing_keeps_links_that_loop_or_dangle_for_the_reader_to_report_and_skips_folders(tmp_path):
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
     (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
     (tmp_path / "dangling.png").symlink_to(tmp_path / "gone.png")
@@ -83,8 +83,12 @@ def test_listing_skips_links_that_loop_and_folders_named_like_images(tmp_path):
     cv2.imwrite(str(tmp_path / "sub" / "b.bmp"), np.zeros((4, 4, 3), np.uint8))
     (tmp_path / "sub" / "up").symlink_to(tmp_path)  # a folder link back up the tree
     assert not is_image_file(tmp_path / "loop.jpg")
-    assert images_in(tmp_path) == [tmp_path / "a.png"]
-    assert images_in(tmp_path, recursive=True) == [tmp_path / "a.png", tmp_path / "sub" / "b.bmp"]
+    broken = [tmp_path / "dangling.png", tmp_path / "loop.jpg"]  # listed, so a run counts them as skipped
+    assert images_in(tmp_path) == sorted([tmp_path / "a.png", *broken])
+    assert images_in(tmp_path, recursive=True) == sorted([tmp_path / "a.png", *broken, tmp_path / "sub" / "b.bmp"])
+    for path in broken:
+        with pytest.raises(ValueError, match="a symbolic link that loops or points to nothing"):
+            read_image(path)
 
 
 def test_one_suffix_set_everywhere():

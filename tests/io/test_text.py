@@ -20,6 +20,12 @@ def test_text_files_read_and_binary_ones_are_refused(tmp_path):
         read_text(tmp_path / "none.txt")
 
 
+def test_nesting_up_to_the_cap_loads():
+    from detector.io.text import MAX_DEPTH
+
+    assert parse_yaml("[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1), "s") is not None
+
+
 def test_plain_yaml_loads_as_safe_load_would():
     assert parse_yaml("a: [1, 2.5, x]\nb: {c: null, d: true}\n", "s") == {"a": [1, 2.5, "x"], "b": {"c": None, "d": True}}
 
@@ -27,7 +33,9 @@ def test_plain_yaml_loads_as_safe_load_would():
 @pytest.mark.parametrize("text,match", [
     (BOMB, r"bomb.yaml: not valid YAML \(line 2\): alias \*a \(YAML aliases are not allowed\)"),
     ("base: &b {x: 1}\nother:\n  <<: *b\n", r"bomb.yaml: not valid YAML \(line 3\): alias \*b"),
-    ("[" * 50000, r"bomb.yaml: not valid YAML: nested too deeply"),
+    ("[" * 50000, r"bomb.yaml: not valid YAML \(line 1\): nested deeper than 64 levels"),
+    ("a: " + "{a: " * 100000 + "1" + "}" * 100000, r"bomb.yaml: not valid YAML \(line 1\): nested deeper than 64"),
+    ("x: 1\ny:\n" + "- " * 100000 + "z\n", r"bomb.yaml: not valid YAML \(line 3\): nested deeper than 64"),
     ("a: !!python/object:os.system x\n", r"bomb.yaml: not valid YAML \(line 1\)"),
 ])
 def test_alias_bombs_deep_nesting_and_tags_are_refused_in_one_line(tmp_path, text, match):

@@ -26,10 +26,12 @@ def test_first_download_says_what_where_and_how_big_then_keeps_sha256(tiny_zoo, 
     url = f"{tiny_zoo.url}/{NAME}.weights"
     assert f"downloading {NAME}.weights ({human_size(len(served_w))}) from {url} to {weights}" in err
     record = json.loads((zoo.home() / f"{NAME}.json").read_text())["files"]
-    assert record[weights.name] == {"url": url, "bytes": len(served_w),
-                                    "sha256": hashlib.sha256(served_w).hexdigest()}
+    assert record[weights.name] == {"url": url, "bytes": len(served_w), "mtime_ns": weights.stat().st_mtime_ns,
+                                    "sha256": hashlib.sha256(served_w).hexdigest(), "pinned": True}
     assert record[cfg.name]["sha256"] == hashlib.sha256(served_c).hexdigest()
-    assert not list(zoo.home().glob("*.part"))
+    assert record[cfg.name]["pinned"] is False
+    assert f"{cfg.name} is unpinned (no SHA-256 is published for it): SHA-256 {record[cfg.name]['sha256']}" in err
+    assert not list(zoo.home().glob("*.part*"))
 
 
 def test_cache_hit_sends_no_request(tiny_zoo):

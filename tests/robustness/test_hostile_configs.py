@@ -7,11 +7,12 @@ from tests.io.helpers import one_line_error, run_cli
 NET = "[net]\nwidth={w}\nheight=64\nchannels=3\n[convolutional]\nfilters={f}\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
 BOMB = 'a: &a ["lol", "lol"]\nb: &b [*a, *a]\nc: [*b, *b]\n'
 MODEL = "name: m\nbackbone: {name: csppeleenet, width: 100000}\nneck: efm\n"
+DEEP = "name: m\nbackbone: " + "[" * 100_000 + "]" * 100_000 + "\nneck: efm\n"  # ran with no output, ignoring SIGTERM
 
 # name -> file contents (str or bytes); an argv item "@name" stands for that file's path
 FILES = {
     "wide.cfg": NET.format(w=100000, f=16), "filters.cfg": NET.format(w=64, f=1000000000),
-    "binary.cfg": bytes(range(256)) * 4, "wide.yaml": MODEL, "laughs.yaml": BOMB,
+    "binary.cfg": bytes(range(256)) * 4, "wide.yaml": MODEL, "laughs.yaml": BOMB, "deep.yaml": DEEP,
     "nc.yaml": "train: images\nnc: 1000000000\n", "data.yaml": "train: images\nnames: [a]\n",
     "binary.names": b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR", "binary.txt": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
 }
@@ -21,6 +22,8 @@ CASES = [
     (["info", "--cfg", "@binary.cfg"], ["binary.cfg: not a text file"]),
     (["info", "--config", "@wide.yaml"], ["wide.yaml: the model would have", "parameters, over the cap"]),
     (["info", "--config", "@laughs.yaml"], ["laughs.yaml: not valid YAML (line 2): alias *a"]),
+    (["info", "--config", "@deep.yaml"], ["deep.yaml: not valid YAML (line 2): nested deeper than 64 levels"]),
+    (["export", "--weights", "@deep.yaml"], ["deep.yaml: not valid YAML (line 2): nested deeper"]),
     (["val", "--weights", "csppeleenet-efm-nano", "--data", "@nc.yaml"], ["nc.yaml: nc=1,000,000,000 exceeds"]),
     (["val", "--weights", "csppeleenet-efm-nano", "--data", "@laughs.yaml"], ["laughs.yaml: not valid YAML"]),
     (["train", "--data", "@data.yaml", "--hyp", "@laughs.yaml"], ["--hyp", "laughs.yaml", "alias *a"]),

@@ -241,3 +241,33 @@ def test_without_openvino_detect_fails_in_one_line_naming_the_extra_and_bench_sk
     assert main(argv) == 1
     assert json.loads(out.read_text())["skipped"] == [
         {"model": "csppeleenet-efm-nano", "backend": "openvino", "size": 64, "reason": openvino_backend.INSTALL_HINT}]
+
+
+@pytest.mark.parametrize("damage,words", [
+    ("missing", "its weights file {bin} is missing"),
+    ("empty", "its weights file {bin} holds 0 bytes, but the .xml reads {n:,} from it"),
+    ("truncated", "its weights file {bin} holds {half:,} bytes, but the .xml reads {n:,} from it"),
+    ("foreign", "not a readable OpenVINO IR ("),
+])
+def test_a_damaged_bin_is_one_line_naming_it(shapes_onnx, tmp_path, damage, words, capsys):
+    xml = tmp_path / "shapes.xml"
+    ov.save_model(ov.Core().read_model(str(shapes_onnx)), str(xml), compress_to_fp16=False)
+    weights = xml.with_suffix(".bin")
+    n = weights.stat().st_size
+    if damage == "missing":
+        weights.unlink()
+    elif damage == "empty":
+        weights.write_bytes(b"")
+    elif damage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:n // 2])
+    else:  # another file of the same size: the constants OpenVINO checks (axes, shapes) are garbage
+        weights.write_bytes(np.random.default_rng(0).integers(0, 255, n, dtype=np.uint8).tobytes())
+    with pytest.raises(ValueError) as e:
+        load_backend(xml)
+    text = str(e.value)
+    assert "\n" not in text and text.startswith(f"{xml}: ") and "core.cpp" not in text
+    assert words.format(bin=weights, n=n, half=n // 2) in text
+    if damage == "foreign":
+        assert f"is {weights.name} the weights file of this .xml?" in text
+    assert main(["detect", "--weights", str(xml), "--project", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0

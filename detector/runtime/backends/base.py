@@ -21,13 +21,30 @@ class OnnxMeta:
         meta = read_metadata(path) if meta is None else meta
         if "strides" not in meta or "anchors" not in meta:
             raise ValueError(f"{path}: no cspdet metadata (strides/anchors); export it with `cspdet export`")
-        self.meta = meta
-        self.spec = HeadSpec.from_dict(meta)
-        self.names = list(meta.get("names") or [f"class{i}" for i in range(self.spec.num_classes)])
+        self.meta, self.path = meta, path
+        try:
+            self.spec = HeadSpec.from_dict(meta)
+        except (ValueError, TypeError, KeyError, IndexError) as e:
+            raise ValueError(f"{path}: unusable cspdet metadata ({e})") from None
+        names = meta.get("names") or [f"class{i}" for i in range(self.spec.num_classes)]
+        if not isinstance(names, list) or len(names) != self.spec.num_classes:
+            got = f"{len(names)} names" if isinstance(names, list) else f"a {type(names).__name__}"
+            raise ValueError(f"{path}: metadata key 'names' holds {got} for num_classes={self.spec.num_classes}; "
+                             "re-export the model with cspdet export")
+        self.names = [str(n) for n in names]
         self.raw = meta.get("output_format") == "raw"
         size = meta.get("img_size")
         self.input_size = None if meta.get("dynamic") else (tuple(size) if size else None)
         self.batch = meta.get("batch")
+
+    def check_input(self, dims) -> None:
+        """Refuse a static graph input [B, 3, H, W] (None or a name: dynamic) whose H x W is not
+        the metadata's ``img_size``: frames would be letterboxed to one size and fed to another."""
+        if self.input_size is None or len(dims) != 4 or not all(isinstance(d, int) for d in dims[2:]):
+            return
+        if tuple(dims[2:]) != tuple(self.input_size):
+            raise ValueError(f"{self.path}: metadata key 'img_size' says {list(self.input_size)}, but the graph's "
+                             f"input is {dims[2]}x{dims[3]}; re-export the model with cspdet export")
 
     def finish(self, outputs) -> "np.ndarray":
         """Backend outputs -> decoded [B, N, 5 + nc] (decoding raw maps in numpy when needed)."""

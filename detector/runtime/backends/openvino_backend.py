@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -105,14 +106,45 @@ def read_ir(path: Path):
 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such OpenVINO IR file")
+    weights = check_weights_file(path)
     try:
         model = core().read_model(str(path))
     except RuntimeError as e:
-        raise ValueError(f"{path}: not a readable OpenVINO IR ({str(e).strip().splitlines()[0]})") from None
+        # OpenVINO's first line is only "Exception from src/inference/src/cpp/core.cpp:84": the
+        # cause is on the lines after it
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith("Exception from")]
+        why = " ".join(lines[-1:] or ["no reason given"])[:200]
+        hint = f"; is {weights.name} the weights file of this .xml?" if weights.is_file() else ""
+        raise ValueError(f"{path}: not a readable OpenVINO IR ({why}){hint}") from None
     props = {}
     if model.has_rt_info(["framework"]):
         props = {k: v.astype(str) for k, v in model.get_rt_info(["framework"]).astype(dict).items()}
-    return model, parse_metadata(props)
+    return model, parse_metadata(props, str(path))
+
+
+_DATA_TAG = re.compile(rb"<data\b[^>]*>")
+_ATTR = re.compile(rb'\b(offset|size)="(\d+)"')
+
+
+def check_weights_file(xml: Path) -> Path:
+    """The ``.bin`` beside ``xml``; a one-line ValueError when the ``.xml`` reads constants from it
+    and it is missing, empty or shorter than the last of them (truncated, or another model's)."""
+    weights = xml.with_suffix(".bin")
+    needed = 0
+    for tag in _DATA_TAG.findall(xml.read_bytes()):
+        attrs = dict(_ATTR.findall(tag))
+        if b"offset" in attrs and b"size" in attrs:
+            needed = max(needed, int(attrs[b"offset"]) + int(attrs[b"size"]))
+    if not needed:  # no constants read from a .bin (or not an IR at all): OpenVINO says what it is
+        return weights
+    if not weights.is_file():
+        raise ValueError(f"{xml}: its weights file {weights} is missing (an OpenVINO IR is the .xml and the .bin "
+                         "beside it, with the same name)")
+    size = weights.stat().st_size
+    if size < needed:
+        raise ValueError(f"{xml}: its weights file {weights} holds {size:,} bytes, but the .xml reads "
+                         f"{needed:,} from it (truncated, empty, or the .bin of another model)")
+    return weights
 
 
 class OpenVINOBackend(BackendBase):
@@ -129,6 +161,8 @@ class OpenVINOBackend(BackendBase):
             path = ensure_onnx(path, img_size=img_size, cfg=cfg)
             self.model, meta = core().read_model(str(path)), None
         self.meta = OnnxMeta(path, meta)
+        shape = self.model.inputs[0].get_partial_shape()
+        self.meta.check_input([d.get_length() if d.is_static else None for d in shape] if shape.rank.is_static else [])
         self._device = ov_device(device)
         self.device = self._device.lower()
         self.precision = precision(self._device, half)

@@ -52,6 +52,7 @@ class ORTBackend(BackendBase):
         self._path, self._providers, self._spin = str(path), providers, spin
         self.session = ort.InferenceSession(self._path, session_options(threads, spin), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
+        self.meta.check_input(self.session.get_inputs()[0].shape)
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.names, self.spec = self.meta.names, self.meta.spec
         self.input_size, self.batch = self.meta.input_size, self.meta.batch

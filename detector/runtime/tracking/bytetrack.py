@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...checks import NONNEGATIVE_INT, PROBABILITY
 from ...geometry.boxes import box_iou
 from . import kalman
 from .assign import linear_assignment
@@ -67,6 +68,10 @@ class ByteTracker:
 
     def __init__(self, *, track_buffer: int = 30, high_thresh: float = 0.25, low_thresh: float = 0.1,
                  new_thresh: float = 0.25, match_thresh: float = 0.8):
+        track_buffer = NONNEGATIVE_INT(track_buffer, "track_buffer")
+        high_thresh, low_thresh, new_thresh, match_thresh = (
+            PROBABILITY(v, k) for k, v in (("high_thresh", high_thresh), ("low_thresh", low_thresh),
+                                           ("new_thresh", new_thresh), ("match_thresh", match_thresh)))
         if not 0 <= low_thresh <= high_thresh <= 1 or not 0 < match_thresh <= 1 or track_buffer < 0:
             raise ValueError(f"tracker: need 0 <= low_thresh ({low_thresh}) <= high_thresh ({high_thresh}) <= 1, "
                              f"0 < match_thresh ({match_thresh}) <= 1 and track_buffer ({track_buffer}) >= 0")
