@@ -1,60 +1,6 @@
-"""Detect objects in every image of a folder and write annotated copies plus a CSV of boxes.
-
-    python demos/folder.py demos/media out/             # bundled model
-    python demos/folder.py photos/ out/ --weights model.onnx --conf-thres 0.4
-
-Uses only the public API (``detector.Detector``, ``detector.io.images``). An unreadable image
-(corrupt, or over the pixel cap of ``$CSPDET_MAX_PIXELS``) is reported and skipped; links that
-loop or dangle are not images; an existing output file is never overwritten.
-"""
-import argparse
-import csv
-from pathlib import Path
-
-import cv2
-
-from detector import Detector
-from detector.io.images import images_in
-from detector.resources import default_weights_path
-
-BUNDLED = default_weights_path()
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("images", type=Path, help="folder of images")
-    ap.add_argument("out", type=Path, help="output folder (created)")
-    ap.add_argument("--weights", default=str(BUNDLED))
-    ap.add_argument("--conf-thres", type=float, default=0.25)
-    args = ap.parse_args()
-
-    if not args.images.is_dir():
-        raise SystemExit(f"{args.images}: not a folder")
-    det = Detector(args.weights, conf_thres=args.conf_thres)
-    args.out.mkdir(parents=True, exist_ok=True)
-    paths = images_in(args.images)
-    table = args.out / "detections.csv"
-    if table.exists():
-        raise SystemExit(f"{table}: already exists; choose another output folder")
-    skipped = 0
-    with table.open("w", newline="") as f:
-        rows = csv.writer(f)
-        rows.writerow(["image", "class", "score", "x1", "y1", "x2", "y2"])
-        for path in paths:
-            try:
-                result = det(str(path))
-            except ValueError as e:  # unreadable image (detector.io.images): report, skip, go on
-                print(f"skipped: {e}")
-                skipped += 1
-                continue
-            out = args.out / path.name
-            if not out.exists():
-                cv2.imwrite(str(out), result.plot())
-            for box, score, label in zip(result.xyxy, result.scores, result.labels):
-                rows.writerow([path.name, label, f"{score:.3f}", *(f"{v:.1f}" for v in box)])
-            print(f"{path.name}: {result.summary()}")
-    print(f"{len(paths) - skipped} images, {skipped} skipped; results in {args.out}")
-
+"""The folder demo, kept here for checkouts: it ships inside the package as ``detector.demos.folder``,
+so an installed cspdet runs it with ``python -m detector.demos.folder`` (same arguments)."""
+from detector.demos.folder import main
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,8 @@ import numbers
 import os
 from typing import Any, Sequence
 
+from .hints import did_you_mean
+
 MAX_IMG_SIZE = 8192  # larger inputs only allocate gigabytes; no CSP model was trained near it
 
 
@@ -104,9 +106,13 @@ def class_ids(classes: Any, names: Sequence[str], name: str = "classes") -> list
     out = set()
     for item in items:
         if isinstance(item, str):
+            folded = {n.lower(): i for i, n in enumerate(names)}  # "Cross" is the class cross
+            if item not in index and item.lower() in folded and not item.isdigit():
+                item = names[folded[item.lower()]]
             if item not in index:
                 if not item.isdigit():
-                    raise ValueError(f"{name}: {item!r} is not a class of this model ({_listed(names)})")
+                    raise ValueError(f"{name}: {item!r} is not a class of this model{did_you_mean(item, names)} "
+                                     f"({_listed(names)})")
                 item = int(item)
             else:
                 out.add(index[item])

@@ -43,3 +43,43 @@ def default_weights_path() -> Path:
 def demo_media_dir() -> Path:
     """The shipped demo images and video."""
     return asset_dir("media")
+
+
+FALLBACK_MODEL = "csppeleenet-efm-sam"
+# Short names for the bundled media, valid wherever a source is (``--source demo``,
+# ``Detector.track("demo")``); a file or folder of that name in the working folder wins.
+DEMO_SOURCES = {"demo": "demo.mp4", "demo-images": "demo_*.jpg"}
+
+
+def default_model() -> str:
+    """What ``Detector()`` and every ``--weights`` left out load: the bundled trained model, or,
+    should an install lack it, a seeded random EFM(SAM)-CSPPeleeNet (with a warning saying so)."""
+    path = default_weights_path()
+    if path.is_file():
+        return str(path)
+    import warnings
+
+    warnings.warn(f"{path} not found; using a randomly initialised {FALLBACK_MODEL} (boxes will be meaningless)",
+                  stacklevel=2)
+    return FALLBACK_MODEL
+
+
+def demo_video() -> Path:
+    """The bundled clip (``--source demo``): 60 frames of the shapes the bundled model knows."""
+    return demo_media_dir() / DEMO_SOURCES["demo"]
+
+
+def demo_images() -> list[Path]:
+    """The bundled still images (``--source demo-images``), sorted."""
+    return sorted(demo_media_dir().glob(DEMO_SOURCES["demo-images"]))
+
+
+def resolve_source(spec: str) -> str:
+    """``spec``, or the bundled file a short name in ``DEMO_SOURCES`` stands for."""
+    if spec in DEMO_SOURCES and not Path(spec).exists():
+        folder = demo_media_dir()
+        if not any(folder.glob(DEMO_SOURCES[spec])):
+            raise FileNotFoundError(f"--source {spec}: the bundled demo media ({folder / DEMO_SOURCES[spec]}) are "
+                                    "missing from this install")
+        return str(folder.resolve() / DEMO_SOURCES[spec])
+    return spec

@@ -29,7 +29,7 @@ def test_info_non_square_input(capsys):
 
 
 @pytest.mark.parametrize("argv,msg", [
-    (["info", "--config", "nope"], "model config 'nope' not found"),
+    (["info", "--config", "nope"], "model 'nope' not found"),
     (["info", "--backbone", "vgg16"], "--backbone 'vgg16' unknown"),
     (["info", "--classifier"], "--classifier needs --backbone"),
     (["info", "--img-size", "8"], "--img-size"),

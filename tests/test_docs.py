@@ -1,6 +1,14 @@
-"""The architecture page names real modules, and the README points to it."""
+"""The architecture page names real modules, the README points to it, its commands are what CI
+runs, its python snippets run as written, and its data recipe is the shipped model's."""
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "architecture.md"
@@ -29,3 +37,58 @@ def test_ci_runs_exactly_the_readme_commands():
            if ln.strip() and not ln.startswith(("#", "set ", "cd "))]
     assert len(run) >= 2 and "-m cv_compat" in run[-1]
     assert not [ln for ln in run if ln not in lines], "in .ci/run but not in the README"
+
+
+README = (ROOT / "README.md").read_text()
+PY_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def user_files(code: str, folder: Path) -> None:
+    """The files a snippet names that a user brings (the official Darknet yolov4 files): the
+    shared cfg, and weights of its exact size written here. Everything else is bundled."""
+    if "yolov4.weights" not in code:
+        return
+    from detector.darknet import DarknetModel, save_weights
+    from tests.conftest import missing_shared, shared_dir
+
+    cfg = shared_dir() / "darknet" / "yolov4.cfg"
+    if not cfg.is_file():
+        missing_shared(f"{cfg} not found (set CSPDET_SHARED)")
+    shutil.copy(cfg, folder / "yolov4.cfg")
+    save_weights(DarknetModel(cfg), folder / "yolov4.weights")
+
+
+@pytest.mark.parametrize("code", PY_BLOCKS, ids=[f"block{i}" for i in range(len(PY_BLOCKS))])
+def test_every_readme_python_snippet_runs_as_written(code, tmp_path):
+    """Each python block of the README, copied as it is into a fresh folder and run."""
+    user_files(code, tmp_path)
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                       env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    if "print(res)" in code:  # the Results repr: one short line
+        assert r.stdout.startswith("Results(") and len(r.stdout.splitlines()) == 1 and len(r.stdout) < 200, r.stdout
+
+
+def test_the_readme_has_its_python_snippets():
+    assert len(PY_BLOCKS) >= 4 and any("Detector(" in b for b in PY_BLOCKS) and any(".track(" in b for b in PY_BLOCKS)
+
+
+def synth_args(argv: list[str]) -> dict:
+    from detector.cli import build_parser
+    from detector.cli.synth import resolved_size
+
+    args = build_parser().parse_args(["synth", "OUT", *argv])
+    args.img_size = resolved_size(args)
+    return {k: v for k, v in vars(args).items() if k not in ("out", "run", "command", "debug")}
+
+
+def test_the_data_recipe_is_the_same_in_both_readmes_and_synths_defaults():
+    """weights/README.md's ``cspdet synth`` command, the README's recipe flags and its plain
+    ``cspdet synth data/shapes`` all make the data the shipped model's AP50 is measured on."""
+    weights_readme = (ROOT / "weights" / "README.md").read_text()
+    command = re.search(r"^cspdet synth (data/shapes .*)$", weights_readme, re.M).group(1)
+    recipe = re.search(r"`(--train \d+ [^`]*)`", README).group(1)
+    assert "`cspdet synth data/shapes`" in README
+    documented = synth_args(shlex.split(command)[1:])
+    assert documented == synth_args(shlex.split(recipe)) == synth_args([])
+    assert documented["img_size"] == [128] and documented["train"] == 2000  # the shipped model's figure's data

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import REPO
 
 # What a wheel is built from: the package and the files setup.py ships with it.
-SOURCES = ("detector", "configs", "weights", "demos", "setup.py", "setup.cfg", "README.md", "MANIFEST.in")
+SOURCES = ("detector", "configs", "weights", "demos", "setup.py", "setup.cfg", "README.md", "MANIFEST.in", "LICENSE")
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +92,19 @@ def test_val_and_train_with_their_defaults(installed, tmp_path):
                "--workers", "0", "--device", "cpu")
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "runs" / "train" / "exp" / "weights" / "last.pt").is_file()
+
+
+def test_the_bundled_media_demos_and_licence_come_with_the_wheel(installed, tmp_path):
+    site, env = installed
+    assert list(site.glob("cspdet-*.dist-info/**/LICENSE"))  # setup.cfg's MIT, as a file
+    r = cspdet(env, tmp_path, "predict", "source=demo", "vid_stride=20", "save=False", "save_txt=True")
+    assert r.returncode == 0 and "Done: 3 items" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-m", "detector.demos.folder", "demo-images", "out"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "4 images, 0 skipped" in r.stdout, r.stderr
+    r = subprocess.run([sys.executable, "-m", "detector.demos.webcam", "--source", "demo", "--no-show", "--save",
+                        "w.mp4"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "60 frames" in r.stdout, r.stderr
+    code = "from detector import Detector; print(Detector().names)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.stdout.strip() == "['circle', 'square', 'triangle', 'cross']", r.stderr

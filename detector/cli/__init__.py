@@ -16,6 +16,8 @@ import threading
 from typing import Iterator
 
 from .. import __version__
+# subcommands import DefaultsFormatter and Parser from here
+from .parsing import DefaultsFormatter, Parser, parse, subparsers  # noqa: F401
 
 # Subcommand -> module. Modules import heavy packages inside ``run`` so ``--help`` stays fast.
 COMMANDS = {
@@ -122,25 +124,6 @@ def _preload() -> None:
     import torch  # noqa: F401
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, with a usage error in one line (the usage text is one ``--help`` away)."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-class DefaultsFormatter(argparse.HelpFormatter):
-    """Help that ends each option with ``(default: X)``, unless its text already speaks of the
-    default or there is none worth saying (None, a flag's False)."""
-
-    def _get_help_string(self, action) -> str:
-        text = action.help or ""
-        quiet = action.default is None or action.default is False or action.default is argparse.SUPPRESS
-        if quiet or "default" in text or not action.option_strings:
-            return text
-        return text + " (default: %(default)s)"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="cspdet", description="Real-time CSPNet object detectors.")
     parser.add_argument("--version", action="version", version=f"cspdet {__version__}")
@@ -153,8 +136,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:  # not Python's bare "[Errno 2] ..."
+        return f"{e.filename}: {e.strerror}"
     text = " ".join(str(e).split()) or type(e).__name__
     return text if isinstance(e, (CLIError, ValueError, FileNotFoundError)) else f"{type(e).__name__}: {text}"
+
+
+@contextlib.contextmanager
+def one_line_warnings(name, debug: bool) -> Iterator[None]:
+    """Python warnings as ``cspdet CMD: warning: text`` lines, without the file and line of the
+    code that raised them (kept with ``--debug``). ``name()``: the command's name, once parsed."""
+    import warnings
+
+    if debug:
+        yield
+        return
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"{name()}: warning: {text}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def exit_code(e: BaseException) -> int:
@@ -168,17 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv[:1] or os.environ.get("CSPDET_DEBUG", "") not in ("", "0")
     name = "cspdet"
-    with Signals() as signals:
+    with Signals() as signals, one_line_warnings(lambda: name, debug):
         try:
             parser = build_parser()
             try:
-                args = parser.parse_args(argv)
+                args = parse(parser, argv)
             except SystemExit as e:  # --help, --version and usage errors, as a status for callers of main()
                 return e.code if isinstance(e.code, int) else 2
             if not args.command:
                 parser.print_help()
                 return 0
-            name, debug = f"cspdet {args.command}", debug or args.debug
+            name, debug = subparsers(parser)[args.command].prog, debug or args.debug  # predict: cspdet detect
             signals.name = name
             _preload()
             signals.imported()

@@ -8,8 +8,8 @@ import argparse
 
 from ..checks import IMG_SIZE, MAX_IMG_SIZE, NONNEGATIVE_INT, POSITIVE_INT, PROBABILITY, Range
 
-__all__ = ["MAX_IMG_SIZE", "argtype", "finite_float", "float_in", "img_size", "int_at_least", "nonnegative_float",
-           "nonnegative_int", "positive_float", "positive_int", "probability"]
+__all__ = ["MAX_IMG_SIZE", "argtype", "class_id_or_name", "finite_float", "float_in", "img_size", "int_at_least",
+           "nonnegative_float", "nonnegative_int", "positive_float", "positive_int", "probability"]
 
 
 def argtype(check: Range):
@@ -41,3 +41,13 @@ probability = argtype(PROBABILITY)
 positive_float = float_in(0.0, open_low=True)
 finite_float = float_in()
 nonnegative_float = float_in(0.0)
+
+
+def class_id_or_name(text: str) -> int | str:
+    """``--classes``: a class id (an int >= 0) or a class name, which the model's names resolve."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return nonnegative_int(text)
+    if not text:
+        raise argparse.ArgumentTypeError("an empty class name")
+    return text

@@ -1,30 +1,11 @@
 """Flags several subcommands share, and the bundled defaults."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from ..resources import default_weights_path, demo_media_dir
+from ..resources import default_model as default_weights  # noqa: F401  (the subcommands' default --weights)
 from ..runtime.backends import BACKENDS
-from .argtypes import img_size, nonnegative_int, positive_int, probability
+from .argtypes import class_id_or_name, img_size, positive_int, probability
 
-DEFAULT_WEIGHTS = default_weights_path()
-DEFAULT_SOURCE = demo_media_dir()
-FALLBACK_MODEL = "csppeleenet-efm-sam"
-
-
-def default_weights() -> str:
-    """The bundled trained model; a seeded random EFM(SAM)-CSPPeleeNet if it is missing."""
-    if DEFAULT_WEIGHTS.is_file():
-        return str(DEFAULT_WEIGHTS)
-    print(f"note: {DEFAULT_WEIGHTS} not found; using a randomly initialised {FALLBACK_MODEL} "
-          "(boxes will be meaningless)")
-    return FALLBACK_MODEL
-
-
-def default_source() -> Path:
-    if not DEFAULT_SOURCE.is_dir():
-        raise FileNotFoundError(f"--source not given and the demo media folder {DEFAULT_SOURCE} is missing")
-    return DEFAULT_SOURCE
+DEFAULT_SOURCE = "demo-images"  # resources.DEMO_SOURCES: the bundled still images
 
 
 def add_model_args(p) -> None:
@@ -56,11 +37,13 @@ def add_nms_args(p) -> None:
     p.add_argument("--conf-thres", type=probability, default=0.25, help="score threshold (objectness x class)")
     p.add_argument("--iou-thres", type=probability, default=0.45, help="NMS IoU threshold")
     p.add_argument("--max-det", type=positive_int, default=300, help="maximum detections per image")
-    p.add_argument("--classes", type=nonnegative_int, nargs="+", default=None, help="keep only these class ids")
+    p.add_argument("--classes", type=class_id_or_name, nargs="+", default=None,
+                   help="keep only these classes: ids or names (0 2, or circle cross)")
     p.add_argument("--agnostic-nms", action="store_true", help="NMS across classes")
 
 
 def detector_kwargs(args) -> dict:
     return dict(backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
                 cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
-                max_det=args.max_det, classes=args.classes, agnostic=args.agnostic_nms)
+                max_det=args.max_det, classes=args.classes, agnostic=args.agnostic_nms,
+                augment=getattr(args, "augment", False))

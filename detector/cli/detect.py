@@ -7,13 +7,14 @@ from pathlib import Path
 
 from . import DefaultsFormatter
 from .argtypes import positive_int
-from .common import add_model_args, add_nms_args, default_source, default_weights
+from .common import DEFAULT_SOURCE, add_model_args, add_nms_args, default_weights
 from .power import PowerRun, add_power_args
 from .tiling import add_tile_args
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("detect", help="detect objects in images, folders, videos, webcams, streams",
+    p = sub.add_parser("detect", aliases=["predict"], help="detect objects in images, folders, videos, webcams, "
+                       "streams (alias: predict)",
                        description="Detect objects; outputs go to a new runs/detect/expN folder.",
                        formatter_class=DefaultsFormatter)
     add_detect_args(p, "runs/detect")
@@ -24,8 +25,8 @@ def add_detect_args(p, project: str) -> None:
     """The flags ``detect`` and ``track`` share."""
     add_model_args(p)
     p.add_argument("--source", default=None,
-                   help="image, folder, glob, .txt list, video, webcam index (0) or rtsp/http URL "
-                        "(default: the bundled demo media)")
+                   help="image, folder (its videos too), glob, .txt list, video, webcam index (0), rtsp/http URL, "
+                        "or the bundled media: demo (the video), demo-images (default: demo-images)")
     add_nms_args(p)
     p.add_argument("--recursive", action="store_true", help="search folders recursively")
     p.add_argument("--vid-stride", type=positive_int, default=1, help="keep every n-th video/stream frame")
@@ -35,12 +36,16 @@ def add_detect_args(p, project: str) -> None:
     p.add_argument("--project", default=project, help="parent folder of run folders")
     p.add_argument("--name", default="exp", help="run folder name (exp, exp2, ... never overwritten)")
     p.add_argument("--save-txt", action="store_true", help="save YOLO-format labels")
+    p.add_argument("--save-crop", action="store_true", help="save each box cut from the image: crops/<class>/")
     p.add_argument("--save-conf", action="store_true", help="add scores to --save-txt labels")
     p.add_argument("--save-json", action="store_true",
                    help="save COCO results-format predictions.json (COCO's ids: see the README; image_ids.json "
                         "names the images whose file stem is not their id)")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
-    p.add_argument("--show", action="store_true", help="show a live window with an fps overlay (q quits)")
+    p.add_argument("--show", "--view-img", action="store_true", help="show a live window with an fps overlay (q quits)")
+    p.add_argument("--augment", action="store_true",
+                   help="test-time augmentation, as yolov5: the image at scales 1, 0.83 and 0.67 (the middle one "
+                        "flipped), boxes merged before NMS; about 2-3x the inference time")
     p.add_argument("--line-width", type=positive_int, default=None, help="box line width in pixels")
     p.add_argument("--hide-labels", action="store_true", help="draw boxes without labels")
     add_power_args(p)
@@ -69,18 +74,20 @@ def run(args) -> int:
 
     if args.show:
         check_display()
-    source = args.source or str(default_source())
-    src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride)
+    tracking = getattr(args, "start_tracking", None)  # set by ``cspdet track``
+    tracker = args.make_tracker(args) if tracking else None  # a missing extra: before any output
+    source = args.source or DEFAULT_SOURCE
+    src = open_source(source, recursive=args.recursive, vid_stride=args.vid_stride, videos=not tracking)
     run_dir = power = None
     try:
         det = Detector(args.weights or default_weights(), **detector_kwargs(args), **tile_kwargs(args))
         det.check_streams(args.streams)  # before any output folder or progress bar
-        tracking = getattr(args, "start_tracking", None)  # set by ``cspdet track``
-        saving = tracking or not args.nosave or args.save_txt or args.save_json
+        saving = tracking or not args.nosave or args.save_txt or args.save_json or args.save_crop
         run_dir = new_run_dir(args.project, args.name) if saving else None
         sink = Sink(run_dir, save_img=not args.nosave, save_txt=args.save_txt, save_conf=args.save_conf,
-                    save_json=args.save_json, fps=getattr(src, "fps", 30.0) / args.vid_stride) if saving else None
-        session = tracking(args, det, src, source, run_dir) if tracking else None
+                    save_json=args.save_json, save_crop=args.save_crop, fps=getattr(src, "fps", 30.0),
+                    vid_stride=args.vid_stride) if saving else None
+        session = tracking(args, det, src, source, run_dir, tracker) if tracking else None
         power = PowerRun(args, det, src, session)
         stats, wall, stopped = detect_loop(det, src, sink, source, args, session, power)
     except BaseException:
@@ -140,7 +147,7 @@ def detect_loop(det, src, sink, source: str, args, session=None, power=None):
                 stats.dets += len(res)
                 stats.pre, stats.inf, stats.post = (stats.pre + item.pre_ms, stats.inf + item.inference_ms,
                                                     stats.post + item.post_ms)
-                if not video and len(src) <= 20:  # a per-image line helps on small runs, floods big ones
+                if frame.fps is None and len(src) <= 20:  # a line per image helps on small runs, floods big ones
                     tqdm.write(f"{frame.name}: {res.summary()} ({item.inference_ms:.1f} ms)")
                 if args.show:
                     rate = 1e3 / max(item.pre_ms + item.inference_ms + item.post_ms, 1e-3)
@@ -149,7 +156,7 @@ def detect_loop(det, src, sink, source: str, args, session=None, power=None):
                         break
                 if sink is not None:
                     writer.submit(lambda f=frame, r=res: sink.write(
-                        f, r, None if args.nosave else r.plot(f.image, args.line_width, not args.hide_labels), video))
+                        f, r, None if args.nosave else r.plot(f.image, args.line_width, not args.hide_labels)))
                 if power is not None:
                     power.tick()
         except KeyboardInterrupt as e:  # called from Python, outside ``cspdet``: signals raise there
@@ -171,17 +178,12 @@ def detect_loop(det, src, sink, source: str, args, session=None, power=None):
 
 def check_display() -> None:
     """--show needs a window: refuse at the start, not with Qt's abort (exit 134) at the first frame."""
-    import os
-
-    import cv2
-
+    from ..runtime.display import no_display
     from . import CLIError
 
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise CLIError("--show needs a display (DISPLAY is not set); run without --show, the results are saved")
-    gui = cv2.getBuildInformation().partition("GUI:")[2].partition("\n")[0].strip()
-    if gui == "NONE":
-        raise CLIError("--show needs OpenCV with a GUI (opencv-python-headless has none)")
+    why = no_display()
+    if why:
+        raise CLIError(f"--show needs {why}; run without --show, the results are saved")
 
 
 def show(res, fps: float, args) -> bool:

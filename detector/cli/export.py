@@ -1,4 +1,5 @@
-"""``cspdet export``: a model -> one ONNX file for ONNX Runtime, OpenCV DNN, TensorRT or a Jetson."""
+"""``cspdet export``: a model -> an ONNX file for ONNX Runtime, OpenCV DNN, TensorRT or a Jetson, and
+from it, as yolov5's ``--include``, an OpenVINO IR or a TensorRT engine."""
 from __future__ import annotations
 
 import sys
@@ -10,6 +11,7 @@ from .argtypes import img_size, positive_int
 DEFAULT_OPSET = 12
 INT8_OPSET = 13  # per-channel DequantizeLinear (its ``axis``) needs opset 13
 MODEL_SUFFIXES = (".pt", ".yaml", ".yml", ".cfg", ".weights")
+FORMATS = ("onnx", "openvino", "engine")
 
 
 def add_parser(sub) -> None:
@@ -32,8 +34,13 @@ def add_parser(sub) -> None:
     p.add_argument("--target", choices=["jetson"], default=None,
                    help="jetson: opset 11, static shapes, batch 1, FP32 and only ops TensorRT 8.2 and "
                         "OpenCV 4.x accept (checked; see docs/jetson.md)")
+    p.add_argument("--format", "--include", nargs="+", choices=FORMATS, default=["onnx"], metavar="FORMAT",
+                   help="what to write, as yolov5's --include / ultralytics' format=: onnx; openvino (an IR in "
+                        "<name>_openvino_model/, from the ONNX export); engine (a TensorRT engine and its .json "
+                        "sidecar, built here: needs TensorRT and a CUDA GPU) (default: onnx)")
     p.add_argument("-o", "--output", default=None,
-                   help="the .onnx file to write (default: <weights stem>-<size>.onnx in this folder)")
+                   help="the .onnx file to write (default: <weights stem>-<size>.onnx in this folder); other formats "
+                        "are named after it")
     p.add_argument("--force", action="store_true", help="overwrite the output file if it exists")
     p.add_argument("--int8", action="store_true",
                    help="statically quantised INT8 (QDQ, ONNX Runtime's quantiser), calibrated on --calib")
@@ -72,6 +79,20 @@ def check_options(args) -> int:
         raise CLIError("choose one of --int8 and --half")
     if args.int8 and not args.calib:
         raise CLIError("--int8 needs --calib DIR (a folder of representative images)")
+    import importlib
+
+    needs = (("engine", "tensorrt", None), ("openvino", "openvino", 'pip install "cspdet[openvino]"'))
+    for fmt, package, hint in needs:
+        try:
+            if fmt in args.format:  # before any work
+                importlib.import_module(package)
+        except ImportError:
+            from ..export.tensorrt import INSTALL
+
+            raise CLIError(INSTALL if hint is None else f"--format {fmt} needs OpenVINO: {hint}") from None
+    if "engine" in args.format and (args.int8 or args.target == "jetson"):
+        raise CLIError("--format engine builds FP32 or (--half) FP16 engines for this machine's GPU; for a Jetson "
+                       "export --target jetson and run demos/jetson/build_engine.sh on the device")
     if (args.int8 or args.half) and args.target == "jetson":
         raise CLIError("--target jetson exports FP32; TensorRT picks FP16 when the engine is built "
                        "(demos/jetson/build_engine.sh), and the TX2 has no fast INT8")
@@ -92,16 +113,21 @@ def check_options(args) -> int:
     return JETSON_OPSET
 
 
-def output_path(args, source: str, hw: tuple[int, int]) -> Path:
+def output_paths(args, source: str, hw: tuple[int, int]) -> dict[str, Path]:
+    """{format: the file it writes}, each refused before any work when it exists without --force."""
     from . import CLIError
 
     size = str(hw[0]) if hw[0] == hw[1] else f"{hw[0]}x{hw[1]}"
     out = Path(args.output) if args.output else Path.cwd() / f"{Path(source).stem}-{size}.onnx"
     if out.is_dir():
         raise CLIError(f"-o {out} is a folder; give a file name such as {out / 'model.onnx'}")
-    if out.exists() and not args.force:
-        raise CLIError(f"{out} exists; pass --force to overwrite it")
-    return out
+    named = {"onnx": out, "openvino": out.with_name(f"{out.stem}_openvino_model") / f"{out.stem}.xml",
+             "engine": out.with_suffix(".engine")}
+    paths = {fmt: named[fmt] for fmt in dict.fromkeys(args.format)}
+    for path in paths.values():
+        if path.exists() and not args.force:
+            raise CLIError(f"{path} exists; pass --force to overwrite it")
+    return paths
 
 
 def write_onnx(model, out: Path, hw, opset: int, args) -> None:
@@ -176,13 +202,41 @@ def run(args) -> int:
     stride = max(model.strides)
     if hw[0] % stride or hw[1] % stride:
         raise CLIError(f"--img-size {hw[0]} {hw[1]}: each side must be a multiple of the model's stride {stride}")
-    out = output_path(args, source, hw)
-    if args.int8 or args.half:
-        write_reduced(model, out, hw, opset, args, source)
-    else:
-        write_onnx(model, out, hw, opset, args)
-    print("\n".join(summary(out, source, args)))
+    paths = output_paths(args, source, hw)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = paths.get("onnx") or Path(tmp) / "model.onnx"  # the other formats are made from it
+        if args.int8 or args.half:
+            write_reduced(model, out, hw, opset, args, source)
+        else:
+            write_onnx(model, out, hw, opset, args)
+        if "onnx" in paths:
+            print("\n".join(summary(out, source, args)))
+        for fmt in paths.keys() - {"onnx"}:
+            write_format(fmt, out, paths[fmt], args)
     return 0
+
+
+def write_format(fmt: str, onnx_path: Path, path: Path, args) -> None:
+    """The OpenVINO IR or TensorRT engine made from ``onnx_path``, and the line that says so."""
+    from . import CLIError
+
+    try:
+        if fmt == "openvino":
+            from ..export.openvino import export_openvino
+
+            export_openvino(onnx_path, path)
+            print(f"wrote {path} and {path.with_suffix('.bin').name} (OpenVINO IR, f32 weights); run it with: "
+                  f"cspdet detect --weights {path}")
+        else:
+            from ..export.tensorrt import export_engine
+
+            export_engine(onnx_path, path, half=args.half)
+            print(f"wrote {path} and {path.name}.json (TensorRT{' FP16' if args.half else ''}); run it with: "
+                  f"cspdet detect --weights {path}")
+    except ImportError as e:
+        raise CLIError(str(e)) from None
 
 
 def write_reduced(model, out: Path, hw, opset: int, args, source: str) -> None:

@@ -6,28 +6,33 @@ from .argtypes import img_size, int_at_least, nonnegative_int, positive_float
 
 
 def add_parser(sub) -> None:
-    from ..data.synthetic import DEFAULT_CLASSES, MAX_OBJECTS, SHAPES
+    from ..data.synthetic_defaults import DEFAULT_CLASSES, MAX_OBJECTS, RECIPE, SHAPES
 
     p = sub.add_parser("synth", help="generate a shapes dataset to train on (offline, seeded)",
                        description="Write OUT/images/{train,val}, OUT/labels/{train,val} and OUT/data.yaml: "
                                    "filled shapes in random colours, sizes and rotations on textured "
-                                   "backgrounds. The same arguments give the same bytes.")
+                                   "backgrounds. The same arguments give the same bytes; the defaults give "
+                                   "the data the bundled model was trained and scored on (weights/README.md).")
     p.add_argument("out", help="dataset folder (must be new or empty)")
-    p.add_argument("--train", type=nonnegative_int, default=1000, help="training images (default: 1000)")
-    p.add_argument("--val", type=nonnegative_int, default=200, help="validation images (default: 200)")
+    p.add_argument("--train", type=nonnegative_int, default=RECIPE["train"],
+                   help=f"training images (default: {RECIPE['train']})")
+    p.add_argument("--val", type=nonnegative_int, default=RECIPE["val"],
+                   help=f"validation images (default: {RECIPE['val']})")
     p.add_argument("--img-size", type=img_size, nargs="+", default=None, metavar="N",
-                   help="image H W, or one N for square (default: 360 640, as the demo media; "
-                        "with --videos 128 192, where the shipped model tracks at --img-size 128)")
+                   help=f"image H W, or one N for square (default: {RECIPE['img_size'][0]}; with --videos 128 "
+                        "192, where the shipped model tracks at --img-size 128; the demo media are 360 640)")
     p.add_argument("--classes", nargs="+", default=list(DEFAULT_CLASSES), choices=SHAPES, metavar="SHAPE",
                    help=f"shape classes from {', '.join(SHAPES)} (default: {' '.join(DEFAULT_CLASSES)})")
-    p.add_argument("--objects", type=int_at_least(0, MAX_OBJECTS), nargs=2, default=[2, 6], metavar=("MIN", "MAX"),
-                   help=f"objects per image, at most {MAX_OBJECTS} (default: 2 6)")
-    p.add_argument("--sizes", type=positive_float, nargs=2, default=[20, 90], metavar=("MIN", "MAX"),
-                   help="object extent in px per 256 px of the image's short side (default: 20 90)")
+    p.add_argument("--objects", type=int_at_least(0, MAX_OBJECTS), nargs=2, default=list(RECIPE["objects"]),
+                   metavar=("MIN", "MAX"), help=f"objects per image, at most {MAX_OBJECTS} (default: "
+                                                f"{RECIPE['objects'][0]} {RECIPE['objects'][1]})")
+    p.add_argument("--sizes", type=positive_float, nargs=2, default=list(RECIPE["sizes"]), metavar=("MIN", "MAX"),
+                   help=f"object extent in px per 256 px of the image's short side (default: {RECIPE['sizes'][0]} "
+                        f"{RECIPE['sizes'][1]})")
     p.add_argument("--sizes-px", type=positive_float, nargs=2, default=None, metavar=("MIN", "MAX"),
                    help="object extent in px, whatever the image size (instead of --sizes): small objects "
                         "in large images, e.g. --img-size 2160 3840 --sizes-px 12 40 --objects 30 60 for tiling")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=RECIPE["seed"])
     v = p.add_argument_group("tracking clips (instead of the image dataset)")
     v.add_argument("--videos", type=nonnegative_int, default=0,
                    help="write N clips OUT/track_NNN.avi of shapes that move, cross and pass behind a pillar, "
@@ -53,7 +58,7 @@ def run(args) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise CLIError(f"{out}: exists and is not an empty folder; choose a new one (nothing is overwritten)")
-    args.img_size = args.img_size or ([128, 192] if args.videos else [360, 640])
+    args.img_size = resolved_size(args)
     if len(args.img_size) not in (1, 2) or min(args.img_size) < 32:
         raise CLIError(f"--img-size {args.img_size}: give N or H W, each >= 32")
     if args.train < 1 or args.val < 1 or not 1 <= args.objects[0] <= args.objects[1]:
@@ -77,6 +82,13 @@ def run(args) -> int:
     print(f"{args.train} train + {args.val} val images ({hw[0]}x{hw[1]}, classes {', '.join(args.classes)}) "
           f"in {out}; train with: cspdet train --data {yaml_path}")
     return 0
+
+
+def resolved_size(args) -> list[int]:
+    """``--img-size`` as given, else the recipe's (128), or 128 192 for ``--videos``."""
+    from ..data.synthetic_defaults import RECIPE
+
+    return args.img_size or ([128, 192] if args.videos else list(RECIPE["img_size"]))
 
 
 def write_videos(out, args, hw) -> int:

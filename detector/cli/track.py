@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
     add_detect_args(p, "runs/track")
     add_tracker_args(p)
     # ByteTrack's second round needs the boxes between the low and the high threshold
-    p.set_defaults(run=run, start_tracking=start_tracking, conf_thres=0.1, agnostic_nms=True)
+    p.set_defaults(run=run, make_tracker=make_tracker, start_tracking=start_tracking, conf_thres=0.1,
+                   agnostic_nms=True)
 
 
 def add_tracker_args(p, mot_file: bool = True) -> None:
@@ -56,17 +57,24 @@ def tracker_kwargs(args) -> dict:
                 new_thresh=args.new_track_thresh, match_thresh=args.match_thresh, coast=args.coast)
 
 
-def start_tracking(args, det, src, source: str, run_dir: Path):
-    """The TrackSession of one run; raises CLIError for inconsistent thresholds."""
-    from ..runtime.tracking import ByteTracker, TrackSession
+def make_tracker(args):
+    """The run's ByteTracker, built before any source is opened or folder made: a missing
+    ``[track]`` extra or inconsistent thresholds are a CLIError that leaves nothing behind."""
+    from ..runtime.tracking import ByteTracker
     from ..runtime.tracking.assign import require_scipy
     from . import CLIError
 
     try:
         require_scipy()
-        tracker = ByteTracker(**tracker_kwargs(args))
+        return ByteTracker(**tracker_kwargs(args))
     except (ValueError, ImportError) as e:
         raise CLIError(str(e)) from None
+
+
+def start_tracking(args, det, src, source: str, run_dir: Path, tracker):
+    """The TrackSession of one run."""
+    from ..runtime.tracking import TrackSession
+
     if args.conf_thres > args.track_low_thresh:
         print(f"note: --conf-thres {args.conf_thres:g} is above --track-low-thresh {args.track_low_thresh:g}: "
               "ByteTrack's second round gets fewer low-score boxes")

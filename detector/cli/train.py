@@ -33,24 +33,29 @@ FLAGS = {
     "project": (str, "parent folder of run folders"),
     "name": (str, "run folder name (an existing one gets a number: exp2, exp3...; see --exist-ok)"),
     "val_interval": (positive_int, "validate every N epochs"),
+    "patience": (nonnegative_int, "stop after N epochs without a better fitness (0: never), as yolov5"),
 }
 SWITCHES = {"multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
             "no_ema": "train without EMA weights", "no_amp": "no mixed precision on CUDA",
             "no_nesterov": "plain momentum", "noplots": "save no plots (labels.jpg, train_batch*.jpg, results.png, "
                                                          "PR_curve.png)",
-            "exist_ok": "write into project/name even if it exists (its results.csv starts afresh)"}
+            "exist_ok": "write into project/name even if it exists (its results.csv starts afresh)",
+            "rect": "rectangular batches, as yolov5: images grouped by aspect ratio, each batch at its own shape "
+                    "(no mosaic), and validation batched the same way"}
 ALIASES = {"img_size": ["--imgsz", "--img"]}  # yolov5's spellings
 
 
 def add_parser(sub) -> None:
-    from ..engine.train import TrainConfig
+    from ..engine.config import TrainConfig
 
     defaults = TrainConfig()
     p = sub.add_parser("train", help="train a detector (resumable; torchrun for DDP)",
                        description="Train on a dataset YAML, from scratch (--cfg) or from weights (--weights), as "
                                    "yolov5 does. Writes runs/train/expN with opt.yaml, hyp.yaml, weights/last.pt, "
                                    "weights/best.pt, results.csv (yolov5's columns), results.png, labels.jpg, "
-                                   "train_batch0-2.jpg and PR_curve.png, and one line per epoch on screen.")
+                                   "train_batch0-2.jpg, and one line per epoch on screen; then validates "
+                                   "best.pt as yolov5 does (per-class table, PR/F1/P/R curves, "
+                                   "confusion_matrix.png, val_batch0-2_labels.jpg and _pred.jpg).")
     for name, (typ, text) in FLAGS.items():
         # default None: config_from_args tells a flag given from one left out (--hyp fills those)
         p.add_argument("--" + name.replace("_", "-"), *ALIASES.get(name, []), type=typ, default=None,
@@ -62,12 +67,15 @@ def add_parser(sub) -> None:
                         "given wins: a run's hyp.yaml, or yolov5's hyp.scratch-*.yaml (its box, obj, cls gains are "
                         "--box-gain, --obj-gain, --cls-gain; keys cspdet has no use for, such as mixup or anchor_t, "
                         "are named in a warning)")
+    p.add_argument("--cache", nargs="?", const="ram", choices=["ram", "disk"], default=None,
+                   help="decode the images once and keep them in RAM or as .npy files on disk, as yolov5 "
+                        "(--cache alone: ram)")
     p.add_argument("--resume", metavar="LAST_PT", help="continue a run from its weights/last.pt")
     p.set_defaults(run=run)
 
 
 def config_from_args(args):
-    from ..engine.train import TrainConfig
+    from ..engine.config import TrainConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     values.update(ema=not args.no_ema, amp=not args.no_amp, nesterov=not args.no_nesterov, plots=not args.noplots)

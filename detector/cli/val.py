@@ -33,6 +33,10 @@ def add_parser(sub) -> None:
                    help="NMS IoU threshold (default: 0.6; 0.45 with --task speed)")
     p.add_argument("--max-det", type=positive_int, default=300, help="detections per image")
     p.add_argument("--single-cls", action="store_true", help="score every class as one")
+    p.add_argument("--augment", action="store_true", help="test-time augmentation, as detect --augment")
+    p.add_argument("--rect", action="store_true",
+                   help="batches of like aspect ratio, each at its own shape (+ half a stride), as yolov5's val.py "
+                        "(a .pt or a --dynamic ONNX export)")
     p.add_argument("--verbose", action="store_true", help="a table row per class (always below 50 classes)")
     p.add_argument("--save-json", action="store_true",
                    help="save the COCO results predictions.json (and image_ids.json where ids are not file stems)")
@@ -55,7 +59,7 @@ def run(args) -> int:
     conf, iou = (v if v is not None else d for v, d in zip((args.conf_thres, args.iou_thres), THRESHOLDS[args.task]))
     det = Detector(weights, backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
                    cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=conf, iou_thres=iou,
-                   max_det=args.max_det, **tile_kwargs(args))
+                   max_det=args.max_det, augment=args.augment, **tile_kwargs(args))
     ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
     if len(det.names) != ds.nc and not args.single_cls:
         raise ValueError(f"--weights {weights}: model has {len(det.names)} classes, {args.data} has {ds.nc} "
@@ -80,11 +84,21 @@ def speed_only(det, ds, args) -> str:
     from ..engine.report import mean_speed, speed_line
 
     speeds = []
-    for imgs, _ in tqdm(read_batches(ds.records, args.batch_size), desc="speed", unit="batch",
-                        total=-(-len(ds.records) // args.batch_size)):
+    batches = read_batches(ds.records, args.batch_size, rect_sizes(det, ds, args))
+    for imgs, items in tqdm(batches, desc="speed", unit="batch", total=-(-len(ds.records) // args.batch_size)):
         readable = [im for im in imgs if im is not None]
-        speeds += [r.speed for r in det.predict(readable)] if readable else []
+        speeds += [r.speed for r in det.predict(readable, size=items[0].size)] if readable else []
     return speed_line(mean_speed(speeds), (args.batch_size, 3, *det.img_size))
+
+
+def rect_sizes(det, ds, args):
+    """``--rect``: (record indices, input (h, w)) per batch (``data.rect``), else None."""
+    if not args.rect:
+        return None
+    from ..data.rect import rect_batches
+
+    return list(zip(*rect_batches([r.shape for r in ds.records], args.batch_size, max(det.img_size),
+                                  max(det.backend.spec.strides), pad=0.5)))
 
 
 def evaluate_and_save(det, ds, args, out: Path, weights) -> dict:
@@ -102,7 +116,7 @@ def evaluate_and_save(det, ds, args, out: Path, weights) -> dict:
         (out / "labels").mkdir(exist_ok=True)
 
     def predict(imgs, items) -> list[dict]:
-        results = det.predict(imgs)
+        results = det.predict(imgs, size=items[0].size)
         speeds.extend(r.speed for r in results)
         for r in results if args.single_cls else ():  # after class-aware NMS, as yolov5
             r.class_ids = np.zeros_like(r.class_ids)
@@ -113,8 +127,8 @@ def evaluate_and_save(det, ds, args, out: Path, weights) -> dict:
         return [d for item, res in zip(items, results) for d in res.to_coco(item.image_id, ids)]
 
     n = len(ds.records)
-    result = validate(predict, read_batches(ds.records, args.batch_size), ds, single_cls=args.single_cls,
-                      total=-(-n // args.batch_size), leave=True)
+    result = validate(predict, read_batches(ds.records, args.batch_size, rect_sizes(det, ds, args)), ds,
+                      single_cls=args.single_cls, total=-(-n // args.batch_size), leave=True)
     rows, speed = class_rows(result), mean_speed(speeds)
     print(format_rows(rows, per_class=(args.verbose or ds.nc < 50) and len(rows) > 2))
     print(speed_line(speed, (args.batch_size, 3, *det.img_size)))
@@ -145,23 +159,27 @@ class Item(NamedTuple):
     path: str
     shape: tuple[int, int]
     error: str | None = None
+    size: tuple[int, int] | None = None  # the batch's input (h, w) under --rect
 
 
-def read_batches(records, batch_size: int):
-    """(BGR images, Items) per ``batch_size`` records, in original pixels. An unreadable image
-    is reported here and marked with ``error`` (its image is None): validate leaves it out."""
+def read_batches(records, batch_size: int, rect=None):
+    """(BGR images, Items) per ``batch_size`` records, in original pixels (``rect``: per batch,
+    its record indices and input size, from ``rect_sizes``). An unreadable image is reported
+    here and marked with ``error`` (its image is None): validate leaves it out."""
     from tqdm import tqdm
 
     from ..io.images import ImageError, read_image
 
-    for i in range(0, len(records), batch_size):
+    plan = rect or [(list(range(i, min(i + batch_size, len(records)))), None)
+                    for i in range(0, len(records), batch_size)]
+    for indices, size in plan:
         imgs, items = [], []
-        for rec in records[i:i + batch_size]:
+        for rec in (records[j] for j in indices):
             try:
                 imgs.append(read_image(rec.path))
-                items.append(Item(rec.image_id, rec.path, rec.shape))
+                items.append(Item(rec.image_id, rec.path, rec.shape, size=size))
             except ImageError as e:
                 tqdm.write(f"skipped: {e} (left out of the scores)", file=sys.stderr)
                 imgs.append(None)
-                items.append(Item(rec.image_id, rec.path, rec.shape, str(e)))
+                items.append(Item(rec.image_id, rec.path, rec.shape, str(e), size))
         yield imgs, items

@@ -6,7 +6,7 @@
 Names resolve lazily (PEP 562), so ``from detector.data.coco import COCO_NAMES`` (used by the
 model configs and runtimes) does not import torch or OpenCV.
 """
-from importlib import import_module
+from ..lazy import lazy_exports
 
 _EXPORTS = {
     "augment": ["AugmentConfig", "box_candidates", "hflip", "mosaic4", "random_affine"],
@@ -19,17 +19,4 @@ _EXPORTS = {
                "multi_scale_sizes"],
     "synthetic": ["make_demo_images", "make_demo_video", "make_synthetic_dataset"],
 }
-_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name in _WHERE:
-        value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
-        globals()[name] = value  # resolve once
-        return value
-    raise AttributeError(f"module 'detector.data' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -88,6 +88,20 @@ class DetectionDataset(Dataset):
         self.annotations = Path(annotations) if annotations is not None else None
         self.seed = seed
         self._bad: dict[str, str] = {}  # path -> why it could not be read (reported once)
+        self.cache = None  # an ImageCache (``cache_images``): images decoded once, maybe shrunk
+
+    def cache_images(self, mode: str, progress: bool = True) -> int:
+        """yolov5's ``--cache ram|disk`` (``data.image_cache``) for every image -> bytes cached."""
+        from tqdm import tqdm
+
+        from .image_cache import ImageCache
+
+        cache = ImageCache(mode, max(self.img_size))
+        bar = tqdm(total=len(self), desc=f"caching images ({mode})", unit="img", disable=not progress, leave=False)
+        nbytes = cache.fill([r.path for r in self.records], bar.update)
+        bar.close()
+        self.cache = cache if nbytes else None
+        return nbytes
 
     @property
     def nc(self) -> int:
@@ -113,6 +127,9 @@ class DetectionDataset(Dataset):
         n = len(self.records)
         for step in range(n if self.augment else 1):
             j = (index + step) % n
+            cached = self.cache.get(self.records[j].path) if self.cache is not None else None
+            if cached is not None:
+                return j, cached
             try:
                 return j, read_image(self.records[j].path)
             except ImageError as e:
@@ -149,10 +166,13 @@ class DetectionDataset(Dataset):
             index, img0 = self.read(index)
             if img0 is None:
                 return self.skipped_item(index, size)
-            shape0 = img0.shape[:2]
             img, info = letterbox(img0, size)
-            boxes = normalised_to_pixels(self.records[index].labels, shape0)
+            boxes = normalised_to_pixels(self.records[index].labels, img0.shape[:2])
             labels = np.concatenate([boxes[:, :1], letterbox_boxes(boxes[:, 1:], info)], 1)
+            shape0 = img0.shape[:2]
+            if self.cache is not None and tuple(shape0) != tuple(self.records[index].shape):
+                shape0 = self.records[index].shape  # a cached, shrunk copy: map to the original's pixels
+                info = from_original(info, shape0)
             if self.augment:
                 h = self.hyp
                 img, labels = random_affine(img, labels, rng, degrees=h.degrees, translate=h.translate,
@@ -170,10 +190,17 @@ class DetectionDataset(Dataset):
         tiles, used = [], []
         for j in [index, *rng.integers(0, len(self), 3)]:
             j, img = self.read(int(j))
-            used.append((j, img.shape[:2]))
+            used.append((j, self.records[j].shape if self.cache is not None else img.shape[:2]))
             tiles.append(resize_to_fit(img, self.records[j].labels, size))
         img, labels = mosaic4(tiles, size, rng, self.hyp)
         return img, labels, *used[0]
+
+
+def from_original(info: LetterboxInfo, shape0: tuple[int, int]) -> LetterboxInfo:
+    """``info`` of a letterbox of a resized copy, as the letterbox of the ``shape0`` original."""
+    (h1, w1), (h0, w0) = info.orig_shape, shape0
+    return LetterboxInfo(ratio=(info.ratio[0] * w1 / w0, info.ratio[1] * h1 / h0), pad=info.pad,
+                         orig_shape=(int(h0), int(w0)), shape=info.shape)
 
 
 def scan_yolo(files: Sequence[str], label_files: Sequence[Path], nc: int) -> dict:

@@ -27,6 +27,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..geometry.letterbox import as_hw
 from .datasets import DetectionDataset, ImageMeta, ItemKey
+from .rect import rect_batches
 
 SIZE_STREAM = 0x5CA1E  # keeps the batch-size draws apart from the items' augmentation streams
 
@@ -118,6 +119,31 @@ class DetectionBatchSampler(Sampler[list[ItemKey]]):
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
 
+class RectBatchSampler(Sampler[list[ItemKey]]):
+    """yolov5's rectangular batches (``data.rect.rect_batches``): fixed groups of images of like
+    aspect ratio, each at its own (h, w). With ``shuffle`` the order of the batches (not their
+    content) changes by (seed, epoch)."""
+
+    def __init__(self, shapes, batch_size: int, *, img_size: int, stride: int = 32, pad: float = 0.0,
+                 shuffle: bool = False, seed: int = 0):
+        self.batches, self.sizes = rect_batches(shapes, batch_size, img_size, stride, pad)
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[list[ItemKey]]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        order = np.arange(len(self.batches))
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, epoch]).permutation(order)
+        for b in order.tolist():
+            yield [ItemKey(i, self.sizes[b], (self.seed, epoch, i)) for i in self.batches[b]]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def seed_worker(worker_id: int) -> None:
     """Seed a worker's global RNGs from its torch seed (itself from the loader's generator), for
     any code that still uses them, and keep OpenCV single-threaded inside worker processes."""
@@ -138,23 +164,32 @@ def create_dataloader(dataset: DetectionDataset, batch_size: int = 16, *, shuffl
                       workers: int = 0, seed: int = 0, multi_scale: bool = False,
                       scale_range: tuple[float, float] = (0.5, 1.5), stride: int = 32,
                       drop_last: bool = False, sampler: Sampler | None = None, distributed: bool = False,
-                      pin_memory: bool = False) -> DetectionLoader:
+                      pin_memory: bool = False, rect: bool = False, pad: float = 0.0) -> DetectionLoader:
     """A loader yielding ``(images [B, 3, H, W], targets [M, 6], metas)`` (see ``collate``).
 
     ``shuffle`` defaults to ``dataset.augment``. ``distributed=True`` shards with a
     DistributedSampler over the default process group; or pass any ``sampler`` (one with
     ``set_epoch`` gets the epoch). ``multi_scale`` draws a size per batch (``multi_scale_sizes``).
+    ``rect``: batches of like aspect ratio at their own shape (``RectBatchSampler``; ``pad``
+    strides added, yolov5 validates with 0.5), one process only.
     """
     if sampler is not None and distributed:
         raise ValueError("create_dataloader: give either sampler or distributed=True, not both")
+    if rect and (distributed or multi_scale or sampler is not None):
+        raise ValueError("rectangular batches (--rect) run in one process, without --multi-scale or a sampler")
     shuffle = dataset.augment if shuffle is None else shuffle
     if distributed:
         sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed)
     elif sampler is None:
         sampler = SeededSampler(len(dataset), shuffle=shuffle, seed=seed)
-    batch_sampler = DetectionBatchSampler(sampler, batch_size, img_size=dataset.img_size, seed=seed,
-                                          drop_last=drop_last, multi_scale=multi_scale,
-                                          scale_range=scale_range, stride=stride)
+    if rect:
+        batch_sampler = RectBatchSampler([r.shape for r in dataset.records], batch_size,
+                                         img_size=max(dataset.img_size), stride=stride, pad=pad, shuffle=shuffle,
+                                         seed=seed)
+    else:
+        batch_sampler = DetectionBatchSampler(sampler, batch_size, img_size=dataset.img_size, seed=seed,
+                                              drop_last=drop_last, multi_scale=multi_scale,
+                                              scale_range=scale_range, stride=stride)
     workers = max(0, min(int(workers), os.cpu_count() or 1))
     return DetectionLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate, num_workers=workers,
                            worker_init_fn=seed_worker if workers else None, pin_memory=pin_memory,

@@ -16,12 +16,7 @@ import numpy as np
 import yaml
 
 from ..geometry.letterbox import as_hw
-
-
-# Objects per image, at most: above any real dataset's density (COCO's busiest images hold under
-# 100 boxes), and a bound on the placement loop, which tries 20 spots per object on a full-image
-# mask: 100,000 objects placed 39 in five minutes and never ended.
-MAX_OBJECTS = 100
+from .synthetic_defaults import DEFAULT_CLASSES, MAX_OBJECTS, SHAPES
 
 
 def _regular(n: int, r: float = 1.0, phase: float = -math.pi / 2) -> list[tuple[float, float]]:
@@ -43,8 +38,6 @@ POLYGONS = {  # unit outlines in [-1, 1]^2
     "star": _star(),
     "hexagon": _regular(6),
 }
-SHAPES = ("circle", "square", "triangle", "cross", "star", "ring", "hexagon")
-DEFAULT_CLASSES = ("circle", "square", "triangle", "cross")
 
 
 def shape_mask(shape: str, hw: Sequence[int], center: Sequence[float], half: float, angle: float,

@@ -14,9 +14,7 @@ import torch
 import torch.nn as nn
 
 from ..models.loading import YAML_SUFFIXES, load_detector
-
-DEFAULT_ARCH = "csppeleenet-efm"
-WEIGHT_SUFFIXES = (".pt", ".weights")
+from .config import WEIGHT_SUFFIXES
 
 
 def check_sources(weights: str, cfg: str) -> None:

@@ -71,12 +71,13 @@ def is_number(value: object) -> bool:
 
 
 def augment_config(cfg) -> AugmentConfig:
-    """A TrainConfig's augmentation: AugmentConfig defaults, ``cfg.augment`` overrides, ``cfg.mosaic``."""
+    """A TrainConfig's augmentation: AugmentConfig defaults, ``cfg.augment`` overrides, ``cfg.mosaic`` (0 with
+    ``cfg.rect``: a mosaic has no aspect ratio to keep, as in yolov5)."""
     unknown = sorted(set(cfg.augment) - augment_keys())
     if unknown:
         hint = " (mosaic has its own --mosaic)" if "mosaic" in unknown else ""
         raise ValueError(f"augment: unknown key(s) {unknown}{hint}; known: {sorted(augment_keys())}")
-    return AugmentConfig(**cfg.augment, mosaic=cfg.mosaic)
+    return AugmentConfig(**cfg.augment, mosaic=0.0 if getattr(cfg, "rect", False) else cfg.mosaic)  # --rect: no mosaic
 
 
 def hyp_dict(cfg) -> dict:

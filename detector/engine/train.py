@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable
 
@@ -18,74 +19,15 @@ from ..data import AugmentConfig, build_dataset, create_dataloader, load_data_co
 from ..devices import select_device
 from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
-from .finetune import DEFAULT_ARCH, WEIGHT_SUFFIXES, freeze, frozen_eval, initial_model
+from .backward import backward, shared_thread
+from .config import TrainConfig
+from .finetune import freeze, frozen_eval, initial_model
 from .hyp import augment_config, hyp_dict
 from .loss import YOLOLoss
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
 from .train_plots import plot_batch, plot_labels
 from .results_log import ResultsLog
 from .validate import evaluate_model
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on; saved in every checkpoint so ``--resume`` needs nothing else."""
-
-    weights: str = ""             # start from: a .pt, a Darknet .weights (with cfg) or a name; "" = scratch
-    cfg: str = ""                 # architecture: model YAML/name or Darknet .cfg; "" = the weights' own
-    model: str = ""               # the old --model: a .pt/.weights goes to weights, anything else to cfg
-    freeze: str = ""              # N (first N Darknet layers / backbone stages) or "backbone"
-    data: str = ""
-    epochs: int = 100
-    batch_size: int = 16
-    img_size: int = 416
-    nbs: int = 64                 # nominal batch: gradients accumulate up to it
-    optimizer: str = "sgd"
-    lr0: float = 0.01
-    lrf: float = 0.01
-    schedule: str = "cosine"
-    momentum: float = 0.937
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    warmup_epochs: float = 3.0
-    warmup_momentum: float = 0.8
-    warmup_bias_lr: float = 0.1
-    box: str = "ciou"
-    box_gain: float = 0.05        # loss gains before yolov5's scaling by levels, size and classes
-    obj_gain: float = 1.0
-    cls_gain: float = 0.5
-    iou_thresh: float = 0.213
-    label_smoothing: float = 0.0
-    ema: bool = True
-    amp: bool = True              # on CUDA only
-    sync_bn: bool = False
-    multi_scale: bool = False
-    mosaic: float = 1.0
-    augment: dict = field(default_factory=dict)  # AugmentConfig overrides (``--hyp``), mosaic aside
-    workers: int = 2
-    seed: int = 0
-    device: str = ""              # yolov5's --device: '' is CUDA when present, else the CPU
-    project: str = "runs/train"
-    name: str = "exp"
-    exist_ok: bool = False        # reuse project/name instead of making name2, name3...
-    val_interval: int = 1
-    val_batch_size: int = 0       # 0: same as batch_size
-    plots: bool = True            # labels.jpg, train_batch*.jpg, results.png, PR_curve.png (yolov5's --noplots)
-
-    def __post_init__(self):
-        if self.model:  # --model stays an alias: a .pt/.weights is --weights, a YAML/name/.cfg is --cfg
-            slot = "weights" if Path(self.model).suffix.lower() in WEIGHT_SUFFIXES else "cfg"
-            if getattr(self, slot):
-                raise ValueError(f"--model {self.model}: an alias of --{slot}, which is given too; give one")
-            setattr(self, slot, self.model)
-            self.model = ""
-        if not self.weights and not self.cfg:
-            self.cfg = DEFAULT_ARCH
-
-    @property
-    def label(self) -> str:
-        """The model's name in messages: the weights' file stem, else the architecture's."""
-        return Path(self.weights or self.cfg).stem
 
 
 def ddp_env() -> tuple[int, int, int]:
@@ -133,15 +75,19 @@ class Trainer:
             raise ValueError(f"--img-size {cfg.img_size}: must be a multiple of the model's stride {stride} "
                              f"(e.g. {max(stride, round(cfg.img_size / stride) * stride)})")
         self.val_ds = build_dataset(data, "val", img_size=cfg.img_size, augment=False) if self.main else None
+        self.stride = stride
+        if cfg.cache:
+            self._cache_images()
         self.loader = create_dataloader(self.train_ds, cfg.batch_size, workers=cfg.workers, seed=cfg.seed,
-                                        multi_scale=cfg.multi_scale, distributed=self.world > 1, drop_last=False)
+                                        multi_scale=cfg.multi_scale, distributed=self.world > 1, drop_last=False,
+                                        **({"rect": True, "stride": stride} if cfg.rect else {}))
         self.accumulate = max(round(cfg.nbs / (cfg.batch_size * self.world)), 1)
         decay = cfg.weight_decay * cfg.batch_size * self.world * self.accumulate / cfg.nbs
         self.optimizer = build_optimizer(self.model, cfg.lr0, cfg.momentum, decay, cfg.nesterov, cfg.optimizer)
         self.loss_fn = self._build_loss()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.ema = ModelEMA(self.model) if cfg.ema and self.main else None
-        self.epoch, self.best, self.step = 0, -1.0, 0
+        self.epoch, self.best, self.step, self.best_epoch = 0, -1.0, 0, -1
         self.history: list[float] = []  # per-iteration total loss, for tests and curiosity
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -150,6 +96,10 @@ class Trainer:
                 self.model, device_ids=[self.local_rank] if self.device.type == "cuda" else None)
         self.run_dir = run_dir
         self.log = None
+        self.batch, self.best_metrics = 0, None
+        # Ctrl-C / SIGTERM act during a long backward pass (engine/backward.py); DDP keeps its own hooks' thread
+        main_thread = threading.current_thread() is threading.main_thread()
+        self._backward = shared_thread() if self.world == 1 and main_thread else None
 
     # ---- construction ------------------------------------------------------------------------
     @property
@@ -204,6 +154,7 @@ class Trainer:
             self.ema.ema.load_state_dict(ckpt["ema"])
             self.ema.updates = ckpt["ema_updates"]
         self.epoch, self.best, self.step = ckpt["epoch"] + 1, ckpt["best_fitness"], ckpt["step"]
+        self.best_epoch = ckpt.get("best_epoch", ckpt["epoch"])
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         set_rng_state(ckpt["rng"])
@@ -224,9 +175,19 @@ class Trainer:
             raise ValueError(f"{path}: that run already finished all {cfg.epochs} epochs")
         return cls(cfg, run_dir=run_dir, checkpoint=ckpt, **kwargs)
 
+    def _cache_images(self) -> None:
+        """``--cache ram|disk``: decode every training and validation image once, up front."""
+        for what, ds in (("train", self.train_ds), ("val", self.val_ds)):
+            if ds is not None:
+                nbytes = ds.cache_images(self.cfg.cache, progress=self.main)
+                if self.main:
+                    print(f"--cache {self.cfg.cache}: {len(ds)} {what} images, {nbytes / 1e6:.1f} MB"
+                          + ("" if nbytes else " (not cached)"))
+
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> dict:
-        """Train the remaining epochs; returns the last validation metrics (rank 0)."""
+        """Train the remaining epochs; returns the last epoch's validation metrics (rank 0). Then,
+        as yolov5, best.pt is validated and reported (``final_val``; its metrics: ``best_metrics``)."""
         cfg = self.cfg
         if self.main:
             self.start_run()
@@ -240,8 +201,11 @@ class Trainer:
         if self.main:
             if cfg.plots:
                 self.log.plot()
-            print(f"done: {cfg.epochs - first} epochs in {(time.time() - t0) / 60:.1f} min; best fitness {self.best:.4f}; "
-                  f"weights in {self.run_dir / 'weights'}")
+            print(f"done: {self.epoch + 1 - first} epochs in {(time.time() - t0) / 60:.1f} min; best fitness "
+                  f"{self.best:.4f}; weights in {self.run_dir / 'weights'}")
+            from .final_val import validate_best
+
+            self.best_metrics = validate_best(self)
         if self.world > 1:
             dist.barrier()
         return metrics
@@ -249,29 +213,53 @@ class Trainer:
     def interrupted(self) -> None:
         """Ctrl-C/SIGTERM: say what is kept (last.pt is only ever replaced whole) and how to go on."""
         last = self.run_dir / "weights" / "last.pt"
+        where = f"epoch {self.epoch + 1}, batch {self.batch + 1}/{len(self.loader)}"
         if last.is_file():  # no plotting here: matplotlib would hold up a stop that should take < 2 s
-            print(f"interrupted in epoch {self.epoch + 1}; {last} holds the last finished epoch; continue with: "
+            print(f"interrupted in {where}; {last} holds the last finished epoch; continue with: "
                   f"cspdet train --resume {last}")
         else:
-            print(f"interrupted in epoch {self.epoch + 1}, before any epoch finished; nothing to resume")
+            print(f"interrupted in {where}, before any epoch finished; nothing to resume")
 
     def _epochs(self, first: int) -> dict:
         cfg, metrics = self.cfg, {}
         for self.epoch in range(first, cfg.epochs):
             t_epoch = time.time()
             losses, lrs = self.train_one_epoch()
+            stop = False
             if self.main:
                 last = self.epoch + 1 == cfg.epochs
-                metrics = self.validate(last) if (self.epoch + 1) % cfg.val_interval == 0 or last else {}
+                metrics = self.validate() if (self.epoch + 1) % cfg.val_interval == 0 or last else {}
                 fitness = metrics.get("AP50", 0.0) * 0.1 + metrics.get("AP", 0.0) * 0.9 if metrics else self.best
                 is_best = bool(metrics) and fitness > self.best
                 self.best = max(self.best, fitness)
+                self.best_epoch = self.epoch if is_best else self.best_epoch
                 self.log.add(self.epoch, losses, lrs, metrics)
                 self.save(is_best)
                 print(self.epoch_line(losses, lrs["weight"], metrics, time.time() - t_epoch))
+                stop = self.patience_ran_out()
             if "epoch_end" in self.callbacks:
                 self.callbacks["epoch_end"](self)
+            if self._agree(stop):
+                break
         return metrics
+
+    def patience_ran_out(self) -> bool:
+        """yolov5's ``--patience``: True (and say so) once ``patience`` epochs passed without a
+        better fitness than the best epoch's."""
+        waited = self.epoch - self.best_epoch
+        if not self.cfg.patience or waited < self.cfg.patience or self.epoch + 1 == self.cfg.epochs:
+            return False
+        print(f"stopping early: no improvement in the last {waited} epochs (--patience {self.cfg.patience}); the "
+              f"best, epoch {self.best_epoch + 1}, is {self.run_dir / 'weights' / 'best.pt'}")
+        return True
+
+    def _agree(self, stop: bool) -> bool:
+        """Rank 0's decision, shared with every rank of a DDP run."""
+        if self.world == 1:
+            return stop
+        flag = torch.tensor([float(stop)], device=self.device)
+        dist.broadcast(flag, 0)
+        return bool(flag.item())
 
     def start_run(self) -> None:
         """Rank 0: the run folder, ``opt.yaml`` and ``hyp.yaml`` (what the run was asked to do), the log."""
@@ -313,7 +301,7 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         self.optimizer.zero_grad(set_to_none=True)
         for i, (images, targets, metas) in enumerate(bar):
-            step = self.epoch * nb + i
+            step, self.batch = self.epoch * nb + i, i
             if self.main and cfg.plots and step < 3 and self.run_dir is not None:  # as the model sees them (yolov5)
                 plot_batch(images, targets, [m.path for m in metas], self.names,
                            self.run_dir / f"train_batch{step}.jpg")
@@ -330,7 +318,7 @@ class Trainer:
                                          f"(box/obj/cls {[round(float(v), 4) for v in items]}); lower --lr0{kept}")
             if self.world > 1:
                 loss = loss * self.world  # DDP averages gradients over ranks
-            self.scaler.scale(loss).backward()
+            backward(self.scaler.scale(loss), self._backward)
             if (i + 1) % self.accumulate == 0 or i + 1 == nb:
                 self.scaler.unscale_(self.optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -349,12 +337,15 @@ class Trainer:
     def eval_model(self) -> torch.nn.Module:
         return self.ema.ema if self.ema is not None else unwrap(self.model)
 
-    def validate(self, final: bool = False) -> dict:
-        loader = create_dataloader(self.val_ds, self.cfg.val_batch_size or self.cfg.batch_size, shuffle=False,
-                                   workers=self.cfg.workers)
-        pr = str(self.run_dir / "PR_curve.png") if final and self.cfg.plots else None
-        return evaluate_model(self.eval_model(), loader, device=self.device, table=final, pr_plot=pr,
-                              loss_fn=self.loss_fn)
+    def val_loader(self):
+        """The validation split's loader (``--rect``: batches by aspect ratio, padded as yolov5's val)."""
+        rect = {"rect": True, "pad": 0.5, "stride": self.stride} if self.cfg.rect else {}
+        return create_dataloader(self.val_ds, self.cfg.val_batch_size or self.cfg.batch_size, shuffle=False,
+                                 workers=self.cfg.workers, **rect)
+
+    def validate(self) -> dict:
+        """The EMA model's metrics and validation losses after an epoch."""
+        return evaluate_model(self.eval_model(), self.val_loader(), device=self.device, loss_fn=self.loss_fn)
 
     def save(self, is_best: bool) -> None:
         """last.pt every epoch, best.pt when fitness improved; each written atomically. Weights that
@@ -370,7 +361,8 @@ class Trainer:
             ema={k: v.detach().cpu() for k, v in self.ema.ema.state_dict().items()} if self.ema else None,
             ema_updates=self.ema.updates if self.ema else 0,
             optimizer=self.optimizer.state_dict(), scaler=self.scaler.state_dict() if self.amp else None,
-            epoch=self.epoch, step=self.step, best_fitness=self.best, train=asdict(self.cfg), rng=rng_state())
+            epoch=self.epoch, step=self.step, best_fitness=self.best, best_epoch=self.best_epoch,
+            train=asdict(self.cfg), rng=rng_state())
         weights = self.run_dir / "weights"
         atomic_save(ckpt, weights / "last.pt")
         if is_best:

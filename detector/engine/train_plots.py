@@ -106,14 +106,23 @@ def batch_mosaic(images: np.ndarray) -> tuple[np.ndarray, float, int]:
     return mosaic, scale, cols
 
 
+PLOT_CONF = 0.25  # predictions drawn in val_batch*_pred.jpg, as yolov5 draws them
+
+
 def plot_batch(images, targets, paths: Sequence[str], names: Sequence[str], path: str | Path) -> Path:
-    """A training batch, images [B, 3, H, W] RGB 0..1 and targets [M, 6] (image, class, cx, cy, w, h
+    """A batch, images [B, 3, H, W] RGB 0..1 and targets [M, 6] (image, class, cx, cy, w, h
     normalised to the input), as one mosaic JPEG with each box outlined and named and each tile
-    titled with its file name (yolov5's train_batch*.jpg). Drawn with OpenCV: matplotlib takes
-    seconds for a batch's hundred boxes and names."""
+    titled with its file name (yolov5's train_batch*.jpg and val_batch*_labels.jpg). Predictions
+    [M, 7] carry a score last: those of at least PLOT_CONF are drawn as 'name 0.87'
+    (val_batch*_pred.jpg). Drawn with OpenCV: matplotlib takes seconds for a batch's hundred
+    boxes and names."""
     import cv2
 
-    images, targets = np.asarray(images, np.float32), np.asarray(targets, np.float64).reshape(-1, 6)
+    images, targets = np.asarray(images, np.float32), np.asarray(targets, np.float64)
+    targets = targets.reshape(-1, targets.shape[-1] if targets.ndim == 2 and targets.shape[-1] == 7 else 6)
+    scored = targets.shape[1] == 7
+    if scored:
+        targets = targets[targets[:, 6] >= PLOT_CONF]
     mosaic, scale, cols = batch_mosaic(images)
     mosaic = np.ascontiguousarray(mosaic[:, :, ::-1])  # BGR for OpenCV
     h, w = (round(s * scale) for s in images.shape[2:])
@@ -122,8 +131,9 @@ def plot_batch(images, targets, paths: Sequence[str], names: Sequence[str], path
         cv2.rectangle(mosaic, (x0, y0), (x0 + w - 1, y0 + h - 1), (255, 255, 255), 2)
         mine = targets[targets[:, 0] == i]
         boxes = xywh2xyxy(mine[:, 2:6]) * [w, h, w, h] + [x0, y0, x0, y0]
-        for c, box in zip(mine[:, 1].astype(int), boxes.round().astype(int)):
-            _label(mosaic, box, names[c] if 0 <= c < len(names) else str(c), bgr(c))
+        for k, (c, box) in enumerate(zip(mine[:, 1].astype(int), boxes.round().astype(int))):
+            name = names[c] if 0 <= c < len(names) else str(c)
+            _label(mosaic, box, f"{name} {mine[k, 6]:.2f}" if scored else name, bgr(c))
         _text(mosaic, Path(paths[i]).name[:40], (x0 + 3, y0 + 3), (0, 0, 0), (220, 220, 220))
     cv2.imwrite(str(path), mosaic, [cv2.IMWRITE_JPEG_QUALITY, 90])
     return Path(path)

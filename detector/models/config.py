@@ -139,9 +139,13 @@ def resolve_config_path(ref: str | Path) -> Path:
     candidate = CONFIG_DIR / (path.name if path.suffix in (".yaml", ".yml") else f"{ref}.yaml")
     if candidate.is_file():
         return candidate
+    from ..hints import did_you_mean
+    from .zoo import ZOO
+
     known = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")) if CONFIG_DIR.is_dir() else []
-    raise FileNotFoundError(f"model config '{ref}' not found (a .yaml path, or one of: {', '.join(known)}; "
-                            "pretrained models by name: cspdet models)")
+    raise FileNotFoundError(f"model '{ref}' not found{did_you_mean(path.stem, [*ZOO, *known])}: pretrained models "
+                            f"by name (cspdet models): {', '.join(ZOO)}; configs (random weights): {', '.join(known)}; "
+                            "or a .pt, .onnx, .yaml, .cfg path")
 
 
 def load_config(ref: str | Path) -> ModelConfig:

@@ -114,6 +114,13 @@ def _by_hand(dest: Path) -> str:
     return f"fetch it by hand and save it as {dest}"
 
 
+def also_missing(error: DownloadError, url: str | None, dest: Path) -> DownloadError:
+    """``error`` (one file's failed download) naming ``dest`` too, a file the same model lacks
+    and that would be fetched next: offline, one run names every file to fetch by hand."""
+    where = f"from {url} " if url else ""
+    return DownloadError(f"{error}; {dest.name} is missing too: fetch it {where}and save it as {dest}")
+
+
 def _open(url: str, offset: int, dest: Path, validator: str | None):
     """The response for ``url`` from byte ``offset`` (``If-Range: validator`` with it), or
     DownloadError (one line); a server that cannot serve that range gives the whole file."""

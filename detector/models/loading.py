@@ -72,6 +72,8 @@ def load_detector(weights: str | Path, *, cfg: str | Path | None = None,
         return model.eval()
     torch.manual_seed(seed)
     if suffix == ".weights":
+        if not path.is_file():
+            raise FileNotFoundError(f"--weights {path}: no such Darknet .weights file")
         cfg_path = Path(cfg) if cfg else path.with_suffix(".cfg")
         if not cfg_path.is_file():
             raise FileNotFoundError(f"{path}: Darknet weights need their .cfg (pass --cfg; "

@@ -219,7 +219,12 @@ def fetch(name: str, *, progress: bool = True) -> tuple[Path, Path | None]:
         if cfg.is_file():
             cache.verify(cfg, None)
         else:
-            cache.download(url_for(cfg.name, model.cfg_url), cfg, None, None, _check_cfg, progress)
+            from .download import DownloadError, also_missing
+
+            try:
+                cache.download(url_for(cfg.name, model.cfg_url), cfg, None, None, _check_cfg, progress)
+            except DownloadError as e:  # offline: name the weights to fetch too, in the same line
+                raise (e if weights.is_file() else also_missing(e, weights_url, weights)) from None
         if weights.is_file():
             _check_size(weights, model.weights_bytes)
             cache.verify(weights, model.sha256)

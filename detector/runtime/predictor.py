@@ -17,9 +17,11 @@ from ..geometry.letterbox import preprocess, scale_boxes
 from ..geometry.nms import Detections, postprocess
 from ..geometry.nms import nms_kind as nms_kind_name
 from ..io.images import read_image
+from ..resources import default_model
 from .backends import Backend, load_backend
 from .results import Results
 from .tiling import Tiler
+from .tta import augmented_rows
 
 
 def model_category_ids(backend) -> list[int] | None:
@@ -39,11 +41,14 @@ class Detector:
 
     ``weights``: a .pt checkpoint, .onnx, an OpenVINO IR .xml, .engine, a YAML config or name
     (random weights), a Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
-    (``cspdet models``; fetched into the cache on first use). ``backend`` overrides the choice
+    (``cspdet models``; fetched into the cache on first use); left out, the bundled shapes model
+    (``cspdet detect``'s default). ``backend`` overrides the choice
     made from the suffix: torch, onnxruntime, opencv, openvino or tensorrt. ``category_ids``
     are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``). ``classes``
-    keeps only these classes (indices or names). Every argument is checked as its ``cspdet``
-    flag is (``detector.checks``): a bad value is a one-line ValueError, a bad type a TypeError.
+    keeps only these classes (indices or names). ``augment``: test-time augmentation
+    (``runtime.tta``, yolov5's ``--augment``), about 2-3x the inference time. Every argument is
+    checked as its ``cspdet`` flag is (``detector.checks``): a bad value is a one-line
+    ValueError, a bad type a TypeError.
 
     ``tile``: run overlapping ``tile`` x ``tile`` windows (sharing ``tile_overlap`` of a side) plus
     the whole image, and merge their boxes (``tile_merge`` "edge", "nmm" or "nms"; ``runtime.tiling``):
@@ -51,17 +56,17 @@ class Detector:
     ``nms_kind=diounms`` bring "diou" with their ``beta_nms``; else "iou").
     """
 
-    def __init__(self, weights: str | Path, *, backend: str | None = None, device: str = "",
+    def __init__(self, weights: str | Path | None = None, *, backend: str | None = None, device: str = "",
                  img_size: int | None = None, conf_thres: float = 0.25, iou_thres: float = 0.45,
-                 max_det: int = 300, classes: Sequence[int] | None = None, agnostic: bool = False,
+                 max_det: int = 300, classes: Sequence[int | str] | None = None, agnostic: bool = False,
                  threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False,
-                 tile: int | None = None, tile_overlap: float = 0.2, tile_merge: str = "edge",
-                 nms_kind: str | None = None):
-        model_path(weights)
+                 augment: bool = False, tile: int | None = None, tile_overlap: float = 0.2,
+                 tile_merge: str = "edge", nms_kind: str | None = None):
+        weights = model_path(default_model() if weights is None else weights)
         img_size, threads = optional(IMG_SIZE, img_size, "img_size"), optional(POSITIVE_INT, threads, "threads")
         nms = dict(conf_thres=PROBABILITY(conf_thres, "conf_thres"), iou_thres=PROBABILITY(iou_thres, "iou_thres"),
                    max_det=POSITIVE_INT(max_det, "max_det"), agnostic=flag(agnostic, "agnostic"))
-        half, spin = flag(half, "half"), flag(spin, "spin")
+        half, spin, self.augment = flag(half, "half"), flag(spin, "spin"), flag(augment, "augment")
         self.backend: Backend = load_backend(weights, backend, device=device, threads=threads,
                                     img_size=img_size, cfg=cfg, half=half, spin=spin)
         # the device the backend settled on ('' means auto: CUDA where that runtime has it)
@@ -137,6 +142,12 @@ class Detector:
         return preprocess(images, size or self.img_size)
 
     def infer(self, blob: np.ndarray) -> np.ndarray:
+        """blob [B, 3, h, w] -> decoded [B, N, 5 + nc] (with ``augment``: the rows of every pass)."""
+        if self.augment:
+            return augmented_rows(self._infer, blob, self.backend.spec, same_shape=self.backend.input_size is not None)
+        return self._infer(blob)
+
+    def _infer(self, blob: np.ndarray) -> np.ndarray:
         """blob [B, 3, h, w] -> decoded [B, N, 5 + nc]; splits batches a static model cannot take
         (and tiles into ``tiler.batch``-sized calls)."""
         n, static = len(blob), self.backend.batch
@@ -161,10 +172,16 @@ class Detector:
         return [Results(d.boxes, d.scores, d.class_ids, self.names, images[i], paths[i] if paths else None,
                         category_ids=self.category_ids) for i, d in enumerate(dets)]
 
-    def predict(self, images: list[np.ndarray], paths: list[str] | None = None) -> list[Results]:
-        """Run the whole pipeline on BGR images; each Results carries its ``speed`` in ms."""
+    def predict(self, images: list[np.ndarray], paths: list[str] | None = None,
+                size: tuple[int, int] | None = None) -> list[Results]:
+        """Run the whole pipeline on BGR images; each Results carries its ``speed`` in ms.
+        ``size``: this call's input (h, w), multiples of the stride, on a model that takes any
+        size (``cspdet val --rect``'s batches shaped by aspect ratio)."""
+        if size is not None and self.backend.input_size is not None and tuple(size) != tuple(self.img_size):
+            raise ValueError(f"--rect: this {self.backend.name} model takes only {self.img_size[0]}x{self.img_size[1]} "
+                             "inputs; run a .pt (or a --dynamic ONNX export) for batches shaped by aspect ratio")
         t0 = time.perf_counter()
-        blob, infos = self.preprocess(images)
+        blob, infos = self.preprocess(images, size)
         t1 = time.perf_counter()
         pred = self.infer(blob)
         t2 = time.perf_counter()
@@ -211,7 +228,7 @@ class Detector:
         from .sources import open_source
         from .tracking.adaptive import adaptive_stream
 
-        src = open_source(str(frames))
+        src = open_source(str(frames), videos=False)
         try:
             for item in adaptive_stream(keyed, src) if keyed else session.wrap(detect_stream(self, src)):
                 if item.result is not None:

@@ -33,6 +33,15 @@ class Results:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def __repr__(self) -> str:
+        """One line: 'Results(3 boxes: 2 circle, 1 square; image 360x640; 4 classes: circle, ...)'."""
+        shape = "x".join(map(str, self.orig_img.shape[:2])) if self.orig_img is not None else "not kept"
+        names = ", ".join(self.names[:4]) + (", ..." if len(self.names) > 4 else "")
+        tracked = f"; {len(set(self.ids.tolist()))} track IDs" if self.ids is not None else ""
+        where = f"; {Path(self.path).name}" if self.path else ""
+        return (f"Results({len(self)} boxes: {self.summary()}{tracked}; image {shape}; "
+                f"{len(self.names)} classes: {names}{where})")
+
     @property
     def labels(self) -> list[str]:
         return [self.names[c] if 0 <= c < len(self.names) else str(c) for c in self.class_ids]
@@ -48,6 +57,20 @@ class Results:
             return draw_tracks(base.copy(), self.xyxy, self.scores, self.class_ids, self.ids, self.names,
                                self.trails, line_width, labels)
         return draw_detections(base.copy(), self.xyxy, self.scores, self.class_ids, self.names, line_width, labels)
+
+    def crops(self, img: np.ndarray | None = None, gain: float = 1.02, pad: int = 10) -> list[np.ndarray]:
+        """Each box cut from the image (or ``img``) as yolov5's ``--save-crop`` cuts it: width and
+        height x ``gain`` + ``pad`` px about the centre, clipped to the image -> [K] BGR arrays."""
+        base = img if img is not None else self.orig_img
+        if base is None:
+            raise ValueError("Results.crops: no image kept with these results; pass img=")
+        h, w = base.shape[:2]
+        centre = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        half = ((self.xyxy[:, 2:] - self.xyxy[:, :2]) * gain + pad) / 2
+        boxes = np.concatenate([centre - half, centre + half], 1).astype(np.int64)  # truncated, as yolov5
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        return [base[y1:y2, x1:x2].copy() for x1, y1, x2, y2 in boxes]
 
     def summary(self) -> str:
         """'2 person, 1 car' (or 'no detections')."""

@@ -65,9 +65,11 @@ def short_name(rel: Path) -> Path:
 
 
 class Written(NamedTuple):
-    """A frame whose COCO results wait for their image id: its index in the source, output name,
-    whether it is a video frame, the stem its id is taken from, and its results."""
+    """A frame whose COCO results wait for their image id: its place in the run, its index in its
+    source (video), output name, whether it is a video frame, the stem its id is taken from, and
+    its results."""
 
+    seq: int
     index: int
     name: str
     video: bool
@@ -78,8 +80,8 @@ class Written(NamedTuple):
 def write_coco(out_dir: Path, written: list[Written]) -> dict[int, int]:
     """predictions.json, image ids by ``data.coco.image_ids``: a numeric file stem is the id;
     when any image is numbered otherwise, image_ids.json maps every id to its file (and frame).
-    -> {index: image id} of every item (``cspdet detect``'s Sink and ``cspdet batch`` share it)."""
-    items = sorted(written, key=lambda item: item.index)  # source order, whatever the threads did
+    -> {seq: image id} of every item (``cspdet detect``'s Sink and ``cspdet batch`` share it)."""
+    items = sorted(written, key=lambda item: item.seq)  # source order, whatever the threads did
     ids = image_ids(item.stem for item in items)
     dets = [dict(d, image_id=i) for i, item in zip(ids, items) for d in item.dets]
     write_bytes(out_dir / "predictions.json", json.dumps(dets).encode())
@@ -87,29 +89,36 @@ def write_coco(out_dir: Path, written: list[Written]) -> dict[int, int]:
         files = [{"id": i, "file_name": item.name, **({"frame": item.index} if item.video else {})}
                  for i, item in zip(ids, items)]
         write_bytes(out_dir / "image_ids.json", json.dumps(files, indent=1).encode())
-    return {item.index: i for i, item in zip(ids, items)}
+    return {item.seq: i for i, item in zip(ids, items)}
 
 
 class Sink:
     """Writes one run's outputs into ``run_dir``; ``close()`` finalises videos and the JSON file."""
 
     def __init__(self, run_dir: Path, *, save_img: bool = True, save_txt: bool = False,
-                 save_conf: bool = False, save_json: bool = False, fps: float = 30.0):
-        self.dir, self.save_img, self.save_txt = run_dir, save_img, save_txt
+                 save_conf: bool = False, save_json: bool = False, save_crop: bool = False, fps: float = 30.0,
+                 vid_stride: int = 1):
+        self.dir, self.save_img, self.save_txt, self.save_crop = run_dir, save_img, save_txt, save_crop
         self.save_conf, self.save_json, self.fps = save_conf, save_json, fps if fps > 0 else 30.0
+        self.vid_stride = vid_stride
         self.writers: dict[str, tuple[cv2.VideoWriter, Path, list[int]]] = {}
         self.coco: list[Written] = []
         self.written = 0
         if save_txt:
             (run_dir / "labels").mkdir(exist_ok=True)
 
-    def write(self, frame, result: Results, annotated: np.ndarray | None, video: bool) -> None:
-        """``frame.name`` may hold folders (a recursive source): outputs mirror them."""
+    def write(self, frame, result: Results, annotated: np.ndarray | None) -> None:
+        """``frame.name`` may hold folders (a recursive source): outputs mirror them. A frame with
+        ``fps`` is a video's: its annotated copy goes into ``<name>.mp4``, its labels and crops
+        take its index."""
+        video = frame.fps is not None
         rel = short_name(Path(frame.name))
         label_rel = rel.with_name(f"{rel.stem}_{frame.index}") if video else rel.with_suffix("")
+        if self.save_crop:
+            self._crops(label_rel, result)
         if self.save_img and annotated is not None:
             if video:
-                self._video(frame.name, annotated)
+                self._video(frame.name, annotated, frame.fps)
             else:
                 out = self.dir / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,18 +130,29 @@ class Sink:
             write_bytes(out, "".join(ln + "\n" for ln in lines).encode())
         if self.save_json:  # image ids are given at close(), once every name is known
             stem = f"{Path(frame.name).stem}_{frame.index}" if video else Path(frame.name).stem
-            self.coco.append(Written(frame.index, frame.name, video, stem, result.to_coco(0)))
+            self.coco.append(Written(self.written, frame.index, frame.name, video, stem, result.to_coco(0)))
         self.written += 1
+
+    def _crops(self, rel: Path, result: Results) -> None:
+        """``crops/<class>/<image>_<k>.jpg``: box k cut from the original image as yolov5's
+        ``--save-crop`` cuts it (the box grown by 2% plus 10 px, kept inside the image)."""
+        for k, (label, crop) in enumerate(zip(result.labels, result.crops())):
+            if not crop.size:  # a box wholly outside the image
+                continue
+            out = self.dir / "crops" / label / f"{rel.as_posix()}_{k}.jpg"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_image(out, crop)
 
     def _write_json(self) -> None:
         write_coco(self.dir, self.coco)
 
-    def _video(self, name: str, img: np.ndarray) -> None:
+    def _video(self, name: str, img: np.ndarray, fps: float | None = None) -> None:
         if name not in self.writers:
-            path = self.dir / (short_name(Path(name)).stem + ".mp4")
+            path = self.dir / short_name(Path(name)).with_suffix(".mp4")
             path.parent.mkdir(parents=True, exist_ok=True)
             h, w = img.shape[:2]
-            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            rate = (fps if fps and fps > 0 else self.fps) / self.vid_stride
+            writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (w, h))
             if not writer.isOpened():
                 raise OSError(f"{path}: cannot open a video writer (folder not writable, or no mp4v encoder)")
             self.writers[name] = (writer, path, [0])

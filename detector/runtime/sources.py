@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -17,9 +18,10 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from ..io.images import ImageError, list_images, read_image
+from ..io.images import ImageError, is_file, list_images, read_image
+from ..resources import resolve_source
 
-__all__ = ["Frame", "ImageSource", "StreamSource", "VideoSource", "open_source"]
+__all__ = ["Frame", "ImageSource", "MixedSource", "StreamSource", "VideoSource", "open_source"]
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv", ".mpg", ".mpeg", ".webm", ".ts", ".flv"}
 STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
@@ -27,13 +29,15 @@ STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp:/
 
 @dataclass
 class Frame:
-    """One input: ``image`` (BGR) or ``error``; ``name`` for outputs; ``index`` in the source."""
+    """One input: ``image`` (BGR) or ``error``; ``name`` for outputs; ``index`` in the source
+    (in its video, for a video frame); ``fps`` set for frames of a video, webcam or stream."""
 
     image: np.ndarray | None
     name: str
     index: int
     error: str | None = None
     path: str | None = None
+    fps: float | None = None
 
 
 class ImageSource:
@@ -70,18 +74,15 @@ def output_names(paths: list[Path]) -> list[str]:
     root = Path(os.path.commonpath([str(p.parent) for p in resolved]))
     return [p.relative_to(root).as_posix() for p in resolved]
 
-    def close(self) -> None:
-        pass
-
 
 class VideoSource:
     """A video file, read in order; ``vid_stride`` keeps every n-th frame."""
 
     kind = "video"
 
-    def __init__(self, path: Path, vid_stride: int = 1):
-        self.path, self.stride = path, max(1, vid_stride)
-        self.cap = cv2.VideoCapture(str(path))
+    def __init__(self, path: Path, vid_stride: int = 1, name: str | None = None):
+        self.path, self.stride, self.name = path, max(1, vid_stride), name or path.name
+        self.cap = capture(str(path))
         if not self.cap.isOpened():
             raise ValueError(f"{path}: cannot open video")
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
@@ -96,7 +97,7 @@ class VideoSource:
             ok, img = self.cap.read()
             if not ok:  # end of file, or a truncated file: end cleanly
                 return
-            yield Frame(img, self.path.name, i)
+            yield Frame(img, self.name, i, fps=self.fps)
             i += 1
             for _ in range(self.stride - 1):  # grab() skips decoding the frames we drop
                 if not self.cap.grab():
@@ -115,7 +116,7 @@ class StreamSource:
         """``pace``: read at the source's own frame rate, as a camera delivers it (for a video file
         followed as a live stream; a camera or network stream paces itself)."""
         self.spec, self.stride, self.timeout, self.pace = spec, max(1, vid_stride), timeout, pace
-        self.cap = cv2.VideoCapture(spec)
+        self.cap = capture(spec)
         if not self.cap.isOpened():
             raise ValueError(f"--source {spec}: cannot open {'webcam' if isinstance(spec, int) else 'stream'}")
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
@@ -163,7 +164,7 @@ class StreamSource:
                 if self._seq == seen:
                     return
                 img, seen = self._frame, self._seq
-            yield Frame(img, self.name, i)
+            yield Frame(img, self.name, i, fps=self.fps)
             i += 1
 
     def close(self) -> None:
@@ -179,8 +180,65 @@ class StreamSource:
             self._thread.join(timeout=2)
 
 
-def open_source(spec: str, *, recursive: bool = False, vid_stride: int = 1):
-    """An iterable of Frames for ``spec`` (see module docstring); one-line errors for bad specs."""
+class MixedSource:
+    """A folder's (or glob's) images, then each of its videos, as yolov5 reads a folder: a video's
+    frames carry ``fps`` (the sinks write them as a video) and its index within that video."""
+
+    kind = "mixed"
+
+    def __init__(self, images: list[Path], videos: list[Path], vid_stride: int = 1):
+        self.images = ImageSource(images)
+        names = output_names([*images, *videos])[len(images):]
+        self.videos = [VideoSource(v, vid_stride, name) for v, name in zip(videos, names)]
+        self.fps = self.videos[0].fps
+
+    def __len__(self) -> int:
+        return len(self.images) + sum(len(v) for v in self.videos)
+
+    def __iter__(self) -> Iterator[Frame]:
+        yield from self.images
+        for v in self.videos:
+            yield from v
+
+    def close(self) -> None:
+        for v in self.videos:
+            v.close()
+
+
+def capture(spec: str | int) -> cv2.VideoCapture:
+    """``cv2.VideoCapture(spec)`` with OpenCV's and FFmpeg's own log lines silenced while it opens:
+    a source that cannot be opened is one line from the caller, not a screen of backend noise.
+    ``OPENCV_FFMPEG_LOGLEVEL`` set by the user is kept (FFmpeg reads it once, at its first use)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.VideoCapture(spec)
+    finally:
+        logging.setLogLevel(level)
+
+
+def videos_in(spec: str, recursive: bool = False) -> list[Path]:
+    """Sorted video files of a folder (or matched by a glob), as ``list_images`` finds images."""
+    import glob as globlib
+
+    path = Path(spec)
+    if path.is_dir():
+        found = path.rglob("*") if recursive else path.iterdir()
+    elif any(ch in spec for ch in "*?["):
+        found = map(Path, globlib.glob(spec, recursive=recursive))
+    else:
+        return []
+    return sorted(p for p in found if p.suffix.lower() in VIDEO_SUFFIXES and is_file(p))
+
+
+def open_source(spec: str, *, recursive: bool = False, vid_stride: int = 1, videos: bool = True):
+    """An iterable of Frames for ``spec`` (see module docstring); one-line errors for bad specs.
+    ``spec`` may be a short name of the bundled media (``demo``, ``demo-images``). A folder's or
+    glob's videos are read after its images; with ``videos=False`` (a folder of frames to track)
+    they are left out with a warning that counts them."""
+    spec = resolve_source(str(spec))
     if spec.isdigit():
         return StreamSource(int(spec), vid_stride)
     if spec.lower().startswith(STREAM_PREFIXES):
@@ -192,8 +250,13 @@ def open_source(spec: str, *, recursive: bool = False, vid_stride: int = 1):
         return VideoSource(path, vid_stride)
     if not path.exists() and not any(ch in spec for ch in "*?["):
         raise FileNotFoundError(f"--source {spec}: no such file or folder")
-    paths = list_images(spec, recursive)
-    if not paths:
+    paths, clips = list_images(spec, recursive), videos_in(spec, recursive)
+    if clips and not videos:
+        warnings.warn(f"--source {spec}: {len(clips)} video(s) left out ({', '.join(c.name for c in clips[:3])}"
+                      f"{', ...' if len(clips) > 3 else ''}): a folder is tracked as one sequence of frames; "
+                      f"track a video with --source {clips[0]}", stacklevel=2)
+        clips = []
+    if not paths and not clips:
         raise FileNotFoundError(f"--source {spec}: no images found"
                                 f"{'' if recursive or not path.is_dir() else ' (subfolders need --recursive)'}")
-    return ImageSource(paths)
+    return MixedSource(paths, clips, vid_stride) if clips else ImageSource(paths)

@@ -51,7 +51,7 @@ def test_detector_keywords_are_checked_before_any_image(kwargs, error, words):
     assert words in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("weights", [None, 5, ["a.pt"], ""])
+@pytest.mark.parametrize("weights", [5, ["a.pt"], ""])  # None is the default: the bundled model
 def test_weights_must_be_a_path_or_a_name(weights):
     with pytest.raises(TypeError, match=r"^weights: expected a model file path or name \(str or Path\), got "):
         Detector(weights)

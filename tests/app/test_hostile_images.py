@@ -28,7 +28,7 @@ def test_detect_folder_skips_the_bomb_and_goes_on(model_files, hostile_dir, tmp_
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert f"skipped: {hostile_dir / 'bomb.png'}: 60000x60000 image is over the cap" in r.stderr
-    assert "1 items" in r.stdout and "1 skipped" in r.stdout
+    assert "1 items" in r.stdout and "2 skipped" in r.stdout  # the bomb and the looping link
     assert [p.name for p in (tmp_path / "runs" / "exp").glob("*.jpg")] == ["good.jpg"]
 
 
@@ -39,7 +39,7 @@ def test_folder_demo_survives_the_bomb_and_a_looping_link(model_files, hostile_d
                        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 0, r.stderr[-2000:]
     assert "skipped:" in r.stdout and "bomb.png: 60000x60000 image is over the cap" in r.stdout
-    assert "1 images, 1 skipped" in r.stdout
+    assert "1 images, 2 skipped" in r.stdout  # the bomb and the looping link
 
 
 def test_bench_image_names_the_bomb_in_one_line(hostile_dir, tmp_path):

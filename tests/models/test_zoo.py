@@ -93,3 +93,12 @@ def test_failed_download_is_one_cli_line(tiny_zoo, capsys):
     assert main(["info", "--weights", NAME, "--no-layers"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("cspdet info: error: cannot download ") and f"{NAME}.weights" in err
+
+
+def test_an_offline_first_use_names_every_missing_file_at_once(tiny_zoo, monkeypatch, refused_url, capsys):
+    monkeypatch.setenv("CSPDET_ZOO_MIRROR", refused_url)
+    assert main(["info", "--weights", NAME, "--no-layers"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    weights, cfg = zoo.local_paths(NAME)
+    assert err.count("\n") == 0 and f"save it as {cfg}" in err and f"save it as {weights}" in err, err
+    assert f"{refused_url}/{NAME}.weights" in err  # where to fetch the second file from

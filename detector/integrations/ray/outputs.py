@@ -98,7 +98,7 @@ class ImageOutputs:
             if error is not None:
                 continue
             res = Results(boxes, scores, class_ids, self.names, category_ids=self.category_ids)
-            yield Written(index, name, False, Path(name).stem, res.to_coco(0))
+            yield Written(index, index, name, False, Path(name).stem, res.to_coco(0))
 
 
 class VideoOutputs:
