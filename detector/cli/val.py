@@ -142,10 +142,14 @@ def evaluate_and_save(det, ds, args, out: Path, weights) -> dict:
 
 
 def save_json(out: Path, detections: list[dict], records) -> None:
-    """predictions.json; image_ids.json beside it when an image id is not its file's number."""
+    """predictions.json, in the source's order of images (``--rect`` runs them by aspect ratio),
+    each image's detections as the model gave them; image_ids.json beside it when an image id is
+    not its file's number."""
     from ..data.coco import numeric_stem
     from ..io.files import write_bytes
 
+    place = {r.image_id: i for i, r in enumerate(records)}
+    detections = sorted(detections, key=lambda d: place.get(d["image_id"], len(place)))  # stable
     write_bytes(out / "predictions.json", json.dumps(detections).encode())
     if any(r.image_id != numeric_stem(Path(r.path).stem) for r in records):
         files = [{"id": r.image_id, "file_name": r.path} for r in records]

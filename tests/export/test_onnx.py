@@ -177,3 +177,26 @@ def test_export_refuses_graphs_opencv_cannot_run_and_bad_arguments(models, tmp_p
         export_onnx(models["csppeleenet-prn"], tmp_path / "m.onnx", 64, opset=10)
     with pytest.raises(ValueError, match="img_size"):
         export_onnx(models["csppeleenet-prn"], tmp_path / "m.onnx", (0, 64))
+
+
+def reorder_outputs(path, out):
+    """``path`` with its graph's outputs listed in reverse; the metadata's ``output_names`` (the
+    exporter's order) kept as they were."""
+    proto = onnx.load(str(path))
+    outputs = list(proto.graph.output)[::-1]
+    del proto.graph.output[:]
+    proto.graph.output.extend(outputs)
+    onnx.save(proto, str(out))
+    return out
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "opencv"])
+def test_raw_maps_are_taken_in_the_metadatas_order_not_the_graphs(models, tmp_path, backend):
+    from detector.runtime.backends import load_backend
+
+    path = export_onnx(models["csppeleenet-prn"], tmp_path / "raw.onnx", 96, raw=True)
+    listed = reorder_outputs(path, tmp_path / "reordered.onnx")
+    assert [o.name for o in onnx.load(str(listed)).graph.output] == ["raw1", "raw0"]
+    x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(5)).numpy()
+    ref = load_backend(path, backend)(x)
+    np.testing.assert_allclose(load_backend(listed, backend)(x), ref, rtol=1e-5, atol=1e-5)

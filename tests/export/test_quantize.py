@@ -73,6 +73,28 @@ def test_int8_has_qdq_nodes_keeps_metadata_and_agrees(fp32, calib, blob, tmp_pat
     assert np.median(np.abs(q[..., :4] - ref[..., :4])) < 0.02 * SIZE
     assert matched(ref, q) >= 0.7
     assert ORTBackend(out).input_size == (SIZE, SIZE)  # the runtime loads it like the FP32 file
+    assert_per_channel_int8_weights(out)
+
+
+def assert_per_channel_int8_weights(path) -> None:
+    """Every quantised Conv's weights are int8 with one scale per output channel (axis 0), and
+    the activations uint8 (U8S8, what x86 ONNX Runtime fuses)."""
+    graph = onnx.load(str(path)).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    made_by = {o: n for n in graph.node for o in n.output}
+    convs = [n for n in graph.node if n.op_type == "Conv" and n.input[1] in made_by]
+    assert len(convs) > 10
+    for conv in convs:
+        dq = made_by[conv.input[1]]
+        assert dq.op_type == "DequantizeLinear", conv.name
+        weights, scale = inits[dq.input[0]], inits[dq.input[1]]
+        axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
+        assert weights.dtype == np.int8 and scale.shape == (weights.shape[0],) and axis == 0, \
+            (conv.name, weights.dtype, scale.shape, axis)
+        assert len(np.unique(scale)) > 1, conv.name  # per channel, not one value repeated
+        act = made_by.get(conv.input[0])
+        assert act is not None and act.op_type == "DequantizeLinear" and inits[act.input[2]].dtype == np.uint8, \
+            conv.name
 
 
 def test_int8_keeps_the_decoder_float(fp32):

@@ -77,6 +77,25 @@ def test_raw_maps_come_back_in_the_exporters_order_and_are_decoded(tmp_path):
     assert_same_rows(ovb(blob), ort(blob))
 
 
+def test_raw_maps_are_taken_in_the_metadatas_order_when_the_graph_lists_them_otherwise(tmp_path):
+    """An ONNX file and an IR whose graph lists raw2, raw1, raw0: OpenVINO lists them that way too,
+    and the backend must still pair map i with stride i (the metadata's order)."""
+    from detector.export import export_onnx
+    from detector.models.loading import load_detector
+    from tests.export.test_onnx import reorder_outputs
+
+    raw = export_onnx(load_detector(SHAPES), tmp_path / "raw.onnx", img_size=96, raw=True)
+    listed = reorder_outputs(raw, tmp_path / "reordered.onnx")
+    xml = tmp_path / "reordered.xml"
+    ov.save_model(ov.Core().read_model(str(listed)), str(xml), compress_to_fp16=False)
+    blob = preprocess(pictures(1, seed=2), (96, 96))[0]
+    ref = load_backend(raw, "onnxruntime")(blob)
+    for path in (listed, xml):
+        ovb = load_backend(path, "openvino")
+        assert [o.get_any_name() for o in ovb.compiled.outputs] == ["raw2", "raw1", "raw0"], path
+        assert_same_rows(ovb(blob), ref)
+
+
 def test_a_darknet_cfg_runs_through_the_export_cache_at_two_sizes(shared, onnx_cache):
     cfg = shared / "darknet" / "yolov3-tiny.cfg"
     for size in (96, 128):

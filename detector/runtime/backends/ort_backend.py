@@ -53,7 +53,13 @@ class ORTBackend(BackendBase):
         self.session = ort.InferenceSession(self._path, session_options(threads, spin), providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self.meta.check_input(self.session.get_inputs()[0].shape)
-        self.output_names = [o.name for o in self.session.get_outputs()]
+        listed = [o.name for o in self.session.get_outputs()]
+        # raw maps by name, in the exporter's order (the decoder pairs map i with stride i),
+        # whatever order the graph lists them in
+        self.output_names = (self.meta.meta.get("output_names") or listed) if self.meta.raw else listed
+        if not set(self.output_names) <= set(listed):
+            raise ValueError(f"{path}: metadata key 'output_names' names {self.output_names}, but the graph's "
+                             f"outputs are {listed}; re-export the model with cspdet export")
         self.names, self.spec = self.meta.names, self.meta.spec
         self.input_size, self.batch = self.meta.input_size, self.meta.batch
         self.default_size = self.meta.meta.get("img_size", [416])[0]
