@@ -75,9 +75,11 @@ def test_prefetch_ends_once_cancelled_though_its_source_never_does():
     it = prefetch(endless(), lambda i: i, cancel=cancelled.is_set)
     assert next(it) == 0
     cancelled.set()
-    t = time.monotonic()
-    assert list(it) == []
-    assert time.monotonic() - t < 2
+    rest = []
+    drain = threading.Thread(target=lambda: rest.extend(it), daemon=True)
+    drain.start()
+    drain.join(90)  # a bound against a hang, not a timing
+    assert not drain.is_alive() and rest == []
 
 
 def test_image_source_len(image_dir):
@@ -94,5 +96,5 @@ def test_the_writer_ends_on_close_even_if_its_end_marker_was_lost():
     w.q.put = lambda item, *a, **k: None if item is pipeline._END else put(item, *a, **k)  # the marker is lost
     closer = threading.Thread(target=w.close, daemon=True)
     closer.start()
-    closer.join(5)
+    closer.join(90)  # a bound against a hang, not a timing
     assert not closer.is_alive() and not w.t.is_alive() and done == [1]

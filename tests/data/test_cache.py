@@ -81,12 +81,13 @@ def test_read_only_dataset_falls_back_to_the_cache_dir(tmp_path, _private_cache)
     assert len(caches(_private_cache)) == 1 and len(caches(tmp_path / "mine")) == 1
 
 
-def test_coco128_from_the_read_only_shared_folder(coco128, tmp_path, _private_cache):
+def test_coco128_from_the_read_only_shared_folder(read_only_coco128, tmp_path, _private_cache):
+    coco128 = read_only_coco128
     yaml_path = tmp_path / "coco128.yaml"
     yaml_path.write_text(f"path: {coco128}\ntrain: images\nval: images\nnc: 80\n")
-    before = sorted(os.listdir(coco128))
+    before = sorted(str(p) for p in coco128.rglob("*"))
     ds = build_dataset(yaml_path, "val", img_size=256)
-    assert sorted(os.listdir(coco128)) == before and len(caches(_private_cache)) == 1
+    assert sorted(str(p) for p in coco128.rglob("*")) == before and len(caches(_private_cache)) == 1
     assert len(ds) == 128 and ds.nc == 80 and ds.augment is False
     labels = np.concatenate(ds.labels)
     assert len(labels) > 900 and labels[:, 0].min() >= 0 and labels[:, 0].max() < 80

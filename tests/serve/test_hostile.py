@@ -123,14 +123,13 @@ def test_slowloris_headers_are_cut_and_others_still_served(server, http):
     closed = {}
 
     def dribble():
-        t0 = time.monotonic()
         try:
             for ch in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 200:
                 slow.sendall(bytes([ch]))
                 time.sleep(0.05)
+            closed["cut"] = False
         except OSError:
-            pass
-        closed["at"] = time.monotonic() - t0
+            closed["cut"] = True
 
     t = threading.Thread(target=dribble)
     t.start()
@@ -141,8 +140,8 @@ def test_slowloris_headers_are_cut_and_others_still_served(server, http):
             assert sock.recv(1024) == b"", "the server answered instead of closing"
         except ConnectionResetError:
             pass
-    t.join(30)
-    assert closed["at"] < 12, "the dribbling client was not cut off before it finished"
+    t.join(90)  # a bound against a hang, not a timing
+    assert closed["cut"], "the dribbling client was not cut off before it finished"
     idle.close()
     slow.close()
     assert server.logged(event="header_timeout")

@@ -35,12 +35,14 @@ def refused(server) -> bool:
 
 @pytest.mark.timeout(300)
 def test_sigterm_finishes_the_request_in_flight_then_exits_0():
-    server = Server("--body-timeout", "30", "--drain-timeout", "5")
+    # the drain and body timeouts are bounds against a hang: a loaded machine may take seconds
+    # between the signal and the refusal, and the request must still be finished
+    server = Server("--body-timeout", "90", "--drain-timeout", "60")
     body = media().read_bytes()
     s = start_upload(server, body, len(body) // 2)  # in flight: half its body sent
     time.sleep(0.5)
     server.proc.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while not refused(server) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert refused(server), "the server still accepts connections after SIGTERM"
@@ -58,8 +60,7 @@ def test_a_stalled_request_does_not_hold_the_exit_past_the_drain_timeout():
     body = media().read_bytes()
     s = start_upload(server, body, 100)  # and never sends the rest
     time.sleep(0.5)
-    t0 = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(60) == 0
-    assert time.monotonic() - t0 < 60  # bounded by --drain-timeout, not by --body-timeout (120 s)
+    # ends by --drain-timeout (1 s), not --body-timeout (120 s): a bound between the two, not a timing
+    assert server.proc.wait(90) == 0
     s.close()
