@@ -1,4 +1,4 @@
-"""``--max-fps``: a loop paced by sleeping, its duty cycle, and the CPU a paced run leaves idle."""
+"""``--max-fps``: a loop paced by sleeping, and its duty cycle."""
 import time
 
 import pytest
@@ -60,19 +60,14 @@ def clip(tmp_path_factory):
     return make_tracking_videos(tmp_path_factory.mktemp("pace"), 1, n_frames=12)[0]
 
 
-def run_detect(clip, tmp_path, capsys, *extra):
+def test_max_fps_paces_detect(clip, tmp_path, capsys):
+    """The pacer is wired into detect: it slept between frames and says so. Its arithmetic is
+    checked on a fake clock above; what the CPU does meanwhile is for benchmarks/, not a test."""
     argv = ["detect", "--source", str(clip), "--img-size", "64", "--threads", "1", "--nosave",
-            "--project", str(tmp_path), *extra]
-    t, c = time.perf_counter(), time.process_time()
+            "--project", str(tmp_path), "--max-fps", "8"]
+    t = time.monotonic()
     assert main(argv) == 0
-    wall, cpu = time.perf_counter() - t, time.process_time() - c
-    return wall, cpu, capsys.readouterr().out
-
-
-def test_max_fps_paces_detect_and_the_cpu_idles(clip, tmp_path, capsys):
-    run_detect(clip, tmp_path, capsys)  # warm: the model and its caches are loaded once
-    free_wall, free_cpu, _ = run_detect(clip, tmp_path, capsys)
-    wall, cpu, out = run_detect(clip, tmp_path, capsys, "--max-fps", "8")
-    assert wall >= (12 - 1) / 8  # 12 frames at most 8 per second: can't flake on a slow machine
+    out = capsys.readouterr().out
+    # 12 frames at most 8 per second: a lower bound the pacing itself sets, which load only lengthens
+    assert time.monotonic() - t >= (12 - 1) / 8
     assert "paced to 8 fps" in out and "duty cycle" in out and "CPU " in out and "s/frame" in out
-    assert cpu / wall < free_cpu / free_wall, (cpu, wall, free_cpu, free_wall)  # CPU-seconds per second fell
