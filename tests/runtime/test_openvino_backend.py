@@ -181,6 +181,25 @@ def test_half_selects_the_cpus_bf16_or_f16_and_refuses_a_cpu_without(shapes_onnx
     assert openvino_backend.precision("CPU", False) == "f32"
 
 
+def test_the_precision_is_always_asked_for_explicitly(shapes_onnx, monkeypatch):
+    """On a CPU with bf16 OpenVINO's default precision is bf16; where it is not, the compiled
+    model reads f32 either way, so the request itself is checked: f32 named in every compile,
+    --half's precision with --half."""
+    asked = []
+    real = openvino_backend.core().compile_model
+    monkeypatch.setattr(openvino_backend, "core", lambda: type("Core", (), {
+        "compile_model": lambda self, model, device, config: (asked.append(config), real(model, device, config))[1],
+        "get_property": lambda self, *a: ov.Core().get_property(*a),
+        "read_model": lambda self, *a: ov.Core().read_model(*a),
+        "available_devices": ["CPU"]})())
+    load_backend(shapes_onnx, "openvino").replicas(2, 1)
+    assert len(asked) == 2 and all(c["INFERENCE_PRECISION_HINT"] == ov.Type.f32 for c in asked), asked
+    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if "BF16" in caps or "FP16" in caps:
+        load_backend(shapes_onnx, "openvino", half=True)
+        assert asked[-1]["INFERENCE_PRECISION_HINT"] == getattr(ov.Type, "bf16" if "BF16" in caps else "f16")
+
+
 def test_streams_share_one_throughput_model_with_the_same_results(shapes_onnx):
     from detector.runtime.pipeline import detect_stream
     from detector.runtime.sources import Frame
