@@ -58,6 +58,18 @@ class Run:
         return "".join(self.out), "".join(self.err)
 
 
+def handling_signals(pid: int) -> bool:
+    """Whether process ``pid`` catches SIGTERM yet (Linux: /proc/PID/status SigCgt), i.e. runs
+    cspdet's code: a signal during the interpreter's own start-up (importing site) ends any Python
+    program with a traceback, before any of its code can run."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(int(ln.split()[1], 16) for ln in f if ln.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return True  # no /proc: nothing to wait for
+    return bool(mask & (1 << (signal.SIGTERM - 1)))
+
+
 def check_exit(run, err, sig):
     assert "Traceback" not in err, err
     assert run.proc.returncode == (143 if sig == signal.SIGTERM else 130), (run.proc.returncode, err[-500:])
@@ -86,7 +98,10 @@ def test_detect_interrupted_while_starting(long_video, tmp_path, trial):
     rng = random.Random(100 + trial)
     sig = signal.SIGTERM if trial % 2 else signal.SIGINT
     run = Run("detect", "--source", long_video, "--project", tmp_path)
-    _, err = run.stop(sig, rng.uniform(0.2, 1.5))
+    deadline = time.monotonic() + HANG_S  # a bound against a hang, not a timing
+    while not handling_signals(run.proc.pid) and run.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _, err = run.stop(sig, rng.uniform(0.0, 1.3))
     check_exit(run, err, sig)
     exp = tmp_path / "exp"
     if not run.looping.is_set():  # stopped before any frame: no folder of nothing is left behind
