@@ -1,4 +1,4 @@
-"""The synthetic shapes dataset and demo media: deterministic, valid, fast, shape-discriminative."""
+"""The synthetic shapes dataset and demo media: deterministic, valid, shape-discriminative."""
 import hashlib
 import warnings
 
