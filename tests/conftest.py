@@ -5,6 +5,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_BEFORE = pytest.StashKey[dict]()
 
 # oneDNN builds a kernel per new conv shape on first use (about 5 s for one EFM forward); tests
 # run each shape once or twice, so PyTorch's native kernels finish the suite several times sooner.
@@ -37,9 +38,38 @@ def pytest_runtest_setup(item):
                            "in 5.x); the Darknet parity tests need opencv-python 4.x, as `pip install -e .[dev]` gives")
 
 
+def shared_listing() -> dict[str, tuple[int, int]]:
+    """Every file under the shared data with its size and mtime (a few hundred files)."""
+    root = shared_dir()
+    out = {}
+    for path in root.rglob("*") if root.is_dir() else ():
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
 def pytest_sessionstart(session):
     if os.environ.get("CI") == "true" and not (shared_dir() / "darknet").is_dir():
         raise pytest.UsageError(f"CI=true but the shared data is missing at {shared_dir()} (set CSPDET_SHARED)")
+    session.config.stash[SHARED_BEFORE] = shared_listing()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Tests read ../shared and never write into it; a root run can write even into r-x folders
+    (the label cache refuses those, but a helper that forgets would go unnoticed), so the whole
+    run fails if any file there appeared, vanished or changed."""
+    before = session.config.stash.get(SHARED_BEFORE, None)
+    if before is None:
+        return
+    after = shared_listing()
+    changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    if changed:
+        session.config.get_terminal_writer().line(
+            f"FAILED: the tests wrote into the shared data {shared_dir()}: {', '.join(changed[:10])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
