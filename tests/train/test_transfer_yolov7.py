@@ -1,17 +1,22 @@
 """Fine-tuning on YOLOv7-tiny's own cfg (ELAN blocks, SPP, three ``new_coords`` heads with
-``scale_x_y=2``, DIoU-NMS), narrowed (0.10-0.38 M parameters) and at 64-96 px.
+``scale_x_y=2``, DIoU-NMS) at a quarter width (0.38 M parameters), at 64 and 96 px.
 
 ``test_a_new_class_count_rebuilds_the_heads``: ``cspdet train --weights v7.weights --cfg v7.cfg``
 on a dataset with another class count keeps every tensor but the three heads' last convs, trains
 with the ``new_coords`` loss, and the checkpoint keeps the cfg's NMS.
 
 ``test_fine_tuning_yolov7_tiny_at_64_px_...``: the transfer proof of ``test_transfer`` at CI size, run
-by default: a quarter-width cfg at 64 px with its anchors scaled from 640 px, pretrained
-CI_PRE_EPOCHS epochs on 160 images of one or two circles, written as a real ``.weights`` file, then
-fine-tuned against trained from scratch for CI_K epochs on 80 images of squares. One large shape
-class, because at this budget the ELAN net barely learns two (AP50 0.02-0.04 for 2-5 shapes of
-two classes). Measured when chosen (one thread, 2 shared cores, about 90 s): data seeds 0/1,
-pretrained AP50 0.241, fine-tuned 0.292 against 0.104 from scratch; seeds 2/3: 0.182, 0.205 / 0.096.
+by default (about 60-80 s on 2 shared cores, one thread): a quarter-width cfg at 64 px with its
+anchors scaled from 640 px, pretrained CI_PRE_EPOCHS epochs on 160 images of one or two large circles,
+written as a real ``.weights`` file, then trained CI_K epochs on 80 images of squares three ways: from
+that file, from a ``.weights`` file of the same cfg untrained (the control), and from scratch. The
+control is needed here: at this size the ``--cfg``-only path (head biases at yolov5's prior) trails
+the ``--weights`` path even when the file holds untrained weights (AP50 0.04-0.12 against 0.16-0.35),
+so beating scratch alone proves nothing; in ``test_transfer`` the same control gives 0.076 against
+scratch's 0.069. One large shape class, because at this budget the ELAN net barely learns more
+(AP50 0.02-0.04 pretrained on 2-5 shapes of two classes at eighth width, 0.07-0.12 on 1-3 smaller circles). Measured:
+data seeds 0/1 (these), pretrained AP50 0.238, then fine-tuned 0.433, control 0.223, scratch 0.038;
+seeds 2/3 0.256, then 0.289, 0.241, 0.096, a margin of 0.05 only, so the bars are this seed's.
 
 ``test_fine_tuning_yolov7_tiny_from_darknet_weights_...``: the same proof at ``test_transfer``'s
 size and bars (96 px, 320 + 160 images of two classes). Its ELAN blocks make a step 8x a tiny
@@ -132,8 +137,8 @@ def test_fine_tuning_yolov7_tiny_at_64_px_beats_training_from_scratch(tmp_path, 
     pretrained, fine_tuned, control, scratch = (final_ap50(runs / n) for n in ("pre", "ft", "untrained", "scratch"))
     print(f"YOLOv7-tiny/4 at {CI_SIZE} px: AP50 after pretraining {pretrained:.3f}; after {CI_K} epochs on "
           f"squares: fine-tuned {fine_tuned:.3f}, from untrained .weights {control:.3f}, from scratch {scratch:.3f}")
-    assert pretrained >= 0.12
-    assert fine_tuned >= 0.15 and fine_tuned >= max(control, scratch) + 0.05, (fine_tuned, control, scratch)
+    assert pretrained >= 0.15
+    assert fine_tuned >= 0.25 and fine_tuned >= max(control, scratch) + 0.1, (fine_tuned, control, scratch)
 
 
 @pytest.mark.skipif(not HEAVY, reason="7 min on 2 cores: CSPDET_HEAVY=1")
