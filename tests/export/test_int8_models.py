@@ -53,12 +53,15 @@ ALL = os.environ.get("CSPDET_INT8_ALL") == "1" or os.environ.get("CI") == "true"
 # yolov7x; yolov4-csp and yolov7's swish -> the csp-swish pair and yolov4x-mish): 60-280 s each on
 # 2 cores, so CI leaves them to CSPDET_INT8_ALL=1 (docs/models.md has what they measured).
 WIDER = {"yolov7x.cfg", "yolov4-csp-swish.cfg", "yolov4-csp-x-swish.cfg", "yolov4x-mish.cfg"}
-# Finding, random weights only: in swish nets as initialised (spread_head) the head's logits are
-# heavy-tailed, scores saturate (40-140 of the top 300 rows above 0.9 where mish nets have 0-1)
-# and INT8 moves the boxes of a few rows far (row IoU p5 0.0-0.36, against 0.74-0.79 for
-# yolov4-csp), so the top-100-after-NMS share falls to 0.26-0.66 on one of the four images while
-# the logit error stays in bounds (0.04-0.08). strict: once it passes, the finding is revisited.
-SWISH_SHARE = pytest.mark.xfail(strict=True, reason="random-weight swish nets: saturated scores reorder NMS (see above)")
+# Finding, random weights only (docs/models.md has the table): a swish trunk as initialised hands the
+# head a signal of 1e-9-1e-13, and the head's projection of it gives 20-43% of the top 300 rows a side
+# under 1 px and 12-140 scores above 0.9, so IoU >= 0.5 and the NMS order turn on hundredths of a
+# pixel. Gaussian noise on FP32's logits, with no INT8 at all, keeps only 0.73 (YOLOv7, logit error
+# 0.049) and 0.29 (YOLOv4-CSP-swish) of one image's detections; INT8 keeps 0.66 and 0.26-0.66, with the
+# logit error in bounds (0.06-0.09). Symmetric activations, Entropy or Percentile calibration (the latter
+# stops on the 1e-9 range) and a float swish do not lift it. strict: once it passes, the finding is revisited.
+SWISH_SHARE = pytest.mark.xfail(strict=True, reason="random-weight swish nets: sub-pixel boxes and saturated scores "
+                                "make the share noise-bound (see above)")
 
 
 def detector_cfgs() -> list[str]:
@@ -144,6 +147,37 @@ def test_int8_agrees_with_fp32(name, coco, tmp_path):
     bounds = HEAVY_BOUNDS if heavy else LIGHT
     assert_agree(refs, outs, bounds, "INT8")
     assert_opencv_runs_or_refuses(int8, blobs, outs, bounds)
+
+
+def noisy_share(name: str, calib_blob, blobs, rel: float) -> list[float]:
+    """Per image, the share of FP32's detections kept when Gaussian noise of ``rel`` times the
+    logits' std is added to the output convs of ``name`` as ``test_int8_agrees_with_fp32`` makes it."""
+    from detector.geometry import YOLODecoder
+
+    from .helpers import output_convs
+
+    model = spread_head(load_detector(model_source(name)), torch.from_numpy(calib_blob))
+    gen, noisy = torch.Generator().manual_seed(1), []
+    hooks = [c.register_forward_hook(lambda m, args, out: out + rel * out.std() * torch.randn(
+        out.shape, generator=gen) if noisy else None) for c in output_convs(model)]
+    x, decode = torch.from_numpy(np.concatenate(blobs)), YOLODecoder.from_model(model)
+    with torch.no_grad():
+        refs = decode(model(x)).numpy()
+        noisy.append(True)
+        outs = decode(model(x)).numpy()
+    for h in hooks:
+        h.remove()
+    return [matched_detections(r, o, CONF)[0] for r, o in zip(refs, outs)]
+
+
+@pytest.mark.skipif(not ALL, reason="two 50 M-parameter models; run with CSPDET_INT8_ALL=1 (CI runs it)")
+def test_the_swish_share_is_noise_bound_with_these_weights(coco):
+    """SWISH_SHARE's reason, checked without INT8: noise of 6% of the logits' std (logit error
+    0.05-0.08, INT8's size) keeps 0.90-0.95 of YOLOv4-CSP's detections per image but 0.29 of one
+    image's on YOLOv4-CSP-swish, the same net with swish for mish."""
+    _, calib_blob, blobs = coco
+    assert min(noisy_share("yolov4-csp.cfg", calib_blob, blobs, 0.06)) >= 0.85
+    assert min(noisy_share("yolov4-csp-swish.cfg", calib_blob, blobs, 0.06)) < HEAVY_BOUNDS[1] - 0.2
 
 
 @pytest.fixture(scope="module")
