@@ -59,7 +59,7 @@ def run(args) -> int:
     conf, iou = (v if v is not None else d for v, d in zip((args.conf_thres, args.iou_thres), THRESHOLDS[args.task]))
     det = Detector(weights, backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
                    cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=conf, iou_thres=iou,
-                   max_det=args.max_det, augment=args.augment, **tile_kwargs(args))
+                   max_det=args.max_det, augment=args.augment, dynamic=args.rect, **tile_kwargs(args))
     ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
     if len(det.names) != ds.nc and not args.single_cls:
         raise ValueError(f"--weights {weights}: model has {len(det.names)} classes, {args.data} has {ds.nc} "
