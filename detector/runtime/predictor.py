@@ -28,11 +28,10 @@ def model_category_ids(backend) -> list[int] | None:
     """The COCO category ids a model file carries (a checkpoint trained on a COCO JSON, or its
     ONNX export's metadata), else None. Read from the backends' own members (the torch module,
     the ONNX metadata) rather than the protocol: only these two formats can hold them."""
-    model = getattr(backend, "model", None)
-    if model is not None:
-        return getattr(model, "category_ids", None)
     meta = getattr(getattr(backend, "meta", None), "meta", None)
-    return meta.get("category_ids") if isinstance(meta, dict) else None
+    if isinstance(meta, dict):  # first: OpenVINO's ``model`` is its own graph, not a torch module
+        return meta.get("category_ids")
+    return getattr(getattr(backend, "model", None), "category_ids", None)
 
 
 class Detector:
