@@ -66,6 +66,8 @@ class Row:
     gflops: float | None
     detections: float
     roofline_gflops_s: float | None = None
+    peak_gflops_s: float | None = None
+    """The run's measured peak at this row's precision: the best single-conv GFLOP/s of any runtime."""
     ratios: dict[str, float] = field(default_factory=dict)
     video: dict | None = None
     via: str | None = None
@@ -90,10 +92,16 @@ class Row:
         a = self.achieved_gflops_s
         return None if a is None or not self.roofline_gflops_s else a / self.roofline_gflops_s
 
+    @property
+    def peak_ratio(self) -> float | None:
+        a = self.achieved_gflops_s
+        return None if a is None or not self.peak_gflops_s else a / self.peak_gflops_s
+
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("model", "kind", "backend", "engine", "size", "batch", "gflops",
                                             "detections", "fps", "inference_fps", "achieved_gflops_s",
-                                            "roofline_gflops_s", "roofline_ratio", "ratios", "video", "via", "energy")}
+                                            "roofline_gflops_s", "roofline_ratio", "peak_gflops_s", "peak_ratio",
+                                            "ratios", "video", "via", "energy")}
         d["ms"] = {k: getattr(self, k).to_dict() for k in ("pre", "inference", "post", "total")}
         return d
 
@@ -106,10 +114,27 @@ class Report:
     rows: list[Row]
     skipped: list[dict]
 
+    @property
+    def peaks(self) -> dict[str, tuple[str, float]]:
+        """Per precision (f32, half), the runtime with the best single-conv GFLOP/s of this run and
+        that figure: the machine's measured peak that every row's "% of peak" divides by."""
+        best: dict[str, tuple[str, float]] = {}
+        for name, roof in self.rooflines.items():
+            p = precision_of(name)
+            if p not in best or roof.gflops_per_s > best[p][1]:
+                best[p] = (name, roof.gflops_per_s)
+        return best
+
     def to_dict(self) -> dict:
         return {"machine": self.machine, "settings": self.settings,
+                "peaks": {p: {"backend": b, "gflops_per_s": g} for p, (b, g) in self.peaks.items()},
                 "rooflines": {k: r.to_dict() for k, r in self.rooflines.items()},
                 "rows": [r.to_dict() for r in self.rows], "skipped": self.skipped}
+
+
+def precision_of(backend: str) -> str:
+    """``half`` for the bench variants that run bf16/f16 (``*-half``), else ``f32``."""
+    return "half" if backend.endswith("-half") else "f32"
 
 
 def synthetic_frame(hw: tuple[int, int] = (720, 1280), seed: int = 0) -> np.ndarray:
@@ -386,8 +411,11 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
         if meter[0] is not None:
             meter[0].stop()
     rooflines = {engine: probe.result() for engine, probe in probes.items()}
+    report = Report(machine, _settings(cfg, image), rooflines, rows, skipped)
+    peaks = report.peaks
     for row in rows:
         row.roofline_gflops_s = rooflines[row.engine].gflops_per_s
+        row.peak_gflops_s = peaks.get(precision_of(row.engine), (None, None))[1]
     add_ratios(rows)
     machine["load_average_end"] = machine_info(cfg.threads)["load_average"]
-    return Report(machine, _settings(cfg, image), rooflines, rows, skipped)
+    return report
