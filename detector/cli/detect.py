@@ -167,7 +167,8 @@ def detect_loop(det, src, sink, source: str, args, session=None, power=None):
                 stats.dets += len(res)
                 stats.add(item.pre_ms, item.inference_ms, item.post_ms)
                 if frame.fps is None and len(src) <= 20:  # a line per image helps on small runs, floods big ones
-                    tqdm.write(f"{frame.name}: {res.summary()} ({item.inference_ms:.1f} ms)")
+                    warm = ", first call: includes warm-up" if stats.items == 1 else ""
+                    tqdm.write(f"{frame.name}: {res.summary()} ({item.inference_ms:.1f} ms{warm})")
                 if args.show:
                     rate = 1e3 / max(item.pre_ms + item.inference_ms + item.post_ms, 1e-3)
                     fps_ema = 0.9 * fps_ema + 0.1 * rate if fps_ema else rate
