@@ -8,12 +8,9 @@ import numpy as np
 
 from .boxes import PAIRWISE, box_iou, xywh2xyxy
 
-# NMS takes candidates this many at a time (one BLOCK^2 overlap matrix each), and their kept boxes
-# strike later candidates STRIKE_COLUMNS at a time (bounded memory at max_nms 30000).
-BLOCK, STRIKE_COLUMNS = 256, 8192
-# Above this many candidates class-aware NMS runs per class: the classes' own pairs cost less than
-# every pair once a few hundred boxes share a frame (below, one call beats a call per class).
-PER_CLASS_MIN = 400
+# NMS takes candidates this many at a time: one BLOCK^2 overlap matrix each, and one row per box
+# kept so far (32 MB of float64 at 30000 kept).
+BLOCK = 128
 # Darknet's [yolo] nms_kind values -> the overlap NMS compares (greedynms and default are IoU).
 NMS_KINDS = {"iou": "iou", "greedynms": "iou", "default": "iou", "diou": "diou", "diounms": "diou"}
 
@@ -52,49 +49,29 @@ def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = No
                          + ("" if class_ids is None else f", {len(class_ids)} class_ids") + " must match")
     overlap = _overlap(boxes, nms_kind(kind), beta)
     order = np.argsort(-scores, kind="stable")
-    if class_ids is not None and len(order) > PER_CLASS_MIN:
-        return _nms_per_class(boxes, order, np.asarray(class_ids).reshape(-1), iou_thres, max_det, overlap)
-    return _nms_ordered(boxes, order, class_ids, iou_thres, max_det, overlap)
+    return _nms_blocks(order, None if class_ids is None else np.asarray(class_ids).reshape(-1), iou_thres,
+                       max_det, overlap)
 
 
-def _nms_ordered(boxes: np.ndarray, order: np.ndarray, class_ids, iou_thres: float, max_det: int | None,
-                 overlap) -> np.ndarray:
-    """Greedy NMS over ``order`` (score order), ``BLOCK`` candidates at a time: the block's own
-    greedy pass on its overlap matrix, then its kept boxes strike every later candidate they
-    overlap. Exact (earlier blocks have already struck what they suppress; later boxes never
-    affect earlier ones), and it computes the kept boxes' rows, not every pair."""
-    if len(order) <= BLOCK:
-        return _nms_matrix(boxes, order, class_ids, iou_thres, max_det, overlap)
-    keep: list[np.ndarray] = []
-    count, alive = 0, order.copy()
-    while alive.size and (max_det is None or count < max_det):
-        head, alive = alive[:BLOCK], alive[BLOCK:]
-        kept = _nms_matrix(boxes, head, class_ids, iou_thres, None if max_det is None else max_det - count, overlap)
-        keep.append(kept)
-        count += len(kept)
-        for start in range(0, alive.size, STRIKE_COLUMNS):
-            cols = alive[start:start + STRIKE_COLUMNS]
-            hit = overlap(kept, cols) > iou_thres
+def _nms_blocks(order: np.ndarray, class_ids, iou_thres: float, max_det: int | None, overlap) -> np.ndarray:
+    """Greedy NMS over ``order`` (score order), ``BLOCK`` candidates at a time: the block's
+    candidates that a box kept so far overlaps go, then a greedy pass over the block's own overlap
+    matrix keeps the rest in turn. Exact (a candidate meets every better kept box, in the block or
+    before it), and it stops computing at ``max_det`` kept boxes: at conf 0.001 a frame has
+    thousands of candidates, of which only the best few hundred ever meet a kept box."""
+    keep = np.zeros(0, np.int64)
+    for start in range(0, len(order), BLOCK):
+        head = order[start:start + BLOCK]
+        if len(keep):
+            hit = overlap(keep, head) > iou_thres
             if class_ids is not None:
-                hit &= class_ids[kept][:, None] == class_ids[cols][None]
-            alive[start:start + len(cols)] = np.where(hit.any(0), -1, cols)
-        alive = alive[alive >= 0]
-    return np.concatenate(keep) if keep else np.zeros(0, np.int64)
-
-
-def _nms_per_class(boxes: np.ndarray, order: np.ndarray, class_ids: np.ndarray, iou_thres: float,
-                   max_det: int | None, overlap) -> np.ndarray:
-    """Class-aware NMS as one greedy NMS per class, merged back into score order: boxes of two
-    classes never suppress each other, so this keeps exactly the boxes of one pass over all (the
-    same pairs, the same float64 overlaps), at the cost of each class's own pairs instead of
-    every pair. At conf 0.001 a frame has thousands of candidates: 0.14 s -> a few ms."""
-    cls = class_ids[order]
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    kept = [_nms_ordered(boxes, order[cls == c], None, iou_thres, max_det, overlap) for c in np.unique(cls)]
-    keep = np.concatenate(kept) if kept else np.zeros(0, np.int64)
-    keep = keep[np.argsort(rank[keep], kind="stable")]
-    return keep if max_det is None else keep[:max_det]
+                hit &= class_ids[keep][:, None] == class_ids[head][None]
+            head = head[~hit.any(0)]
+        left = None if max_det is None else max_det - len(keep)
+        keep = np.concatenate([keep, _nms_matrix(head, class_ids, iou_thres, left, overlap)])
+        if max_det is not None and len(keep) >= max_det:
+            break
+    return keep
 
 
 def _overlap(boxes: np.ndarray, kind: str, beta: float):
@@ -121,8 +98,8 @@ class _IoUTable:
         return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _nms_matrix(boxes: np.ndarray, order: np.ndarray, class_ids: np.ndarray | None, iou_thres: float,
-                max_det: int | None, overlap) -> np.ndarray:
+def _nms_matrix(order: np.ndarray, class_ids: np.ndarray | None, iou_thres: float, max_det: int | None,
+                overlap) -> np.ndarray:
     """Greedy NMS over one pairwise overlap matrix of the boxes in score ``order``: the same boxes
     as one row per kept box, several times faster for the few hundred candidates a frame has."""
     over = overlap(order, order) > iou_thres

@@ -64,7 +64,6 @@ def test_diou_nms_matrix_and_row_paths_agree(monkeypatch, seed):
     cls = rng.integers(0, 3, 300)
     matrix = module.nms(boxes, scores, cls, 0.3, kind="diou", beta=0.6)
     monkeypatch.setattr(module, "BLOCK", 16)
-    monkeypatch.setattr(module, "PER_CLASS_MIN", 0)
     assert module.nms(boxes, scores, cls, 0.3, kind="diou", beta=0.6).tolist() == matrix.tolist()
     assert len(matrix) > len(module.nms(boxes, scores, cls, 0.3))  # DIoU keeps more of a crowd
 
