@@ -101,7 +101,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
                           color="tab:red" if spin else "tab:blue")
             ax.bar_label(bars, fmt="%.0f", fontsize=8)
         ax.set_xticks(range(len(backends)), backends)
-        ax.set_title("with a CPU hog beside it" if hog else "idle CPU", fontsize=10)
+        ax.set_title("with a CPU hog beside it (a busy process per core)" if hog else "no hog", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel("ms per image (median)")
     axes[0].legend(fontsize=8)
@@ -124,12 +124,28 @@ def main() -> None:
     p.add_argument("--hog-limit", type=float, default=600.0, help="seconds after which a hog and a cell give up")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--plot", type=Path, default=None)
+    p.add_argument("--from-json", type=Path, default=None, help="print and plot a saved --out file, measure nothing")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--backend", help=argparse.SUPPRESS)
     p.add_argument("--spin", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         return worker(args)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        meta, rows = saved["meta"], saved["rows"]
+    else:
+        meta, rows = measure(args)
+    print(table(rows))
+    if args.out:
+        args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    if args.plot:
+        plot(rows, args.plot, f"{Path(meta['model']).stem} @{meta['img_size']}, {meta['cpus']} CPUs (load average "
+                              f"{meta['load_average'][0]:.1f} at the end): busy-waiting threads per backend (--spin)")
+        print(f"saved {args.plot}")
+
+
+def measure(args) -> tuple[dict, list[dict]]:
     from tqdm import tqdm
 
     cells = [(b, s, h) for b in args.backends.split(",") for h in (False, True) for s in (False, True)]
@@ -137,15 +153,9 @@ def main() -> None:
     for backend, spin, hog in tqdm(cells, desc="spin_wait", unit="cell"):
         rows.append(cell(args, backend, spin, hog))
         tqdm.write(f"{backend} spin={spin} hog={hog}: {rows[-1]['median']:.1f} ms")
-    print(table(rows))
     meta = {"model": args.model, "img_size": args.img_size, "cpus": os.cpu_count(), "load_average": os.getloadavg(),
             "runs": args.runs, "warmup": args.warmup}
-    if args.out:
-        args.out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    if args.plot:
-        plot(rows, args.plot, f"{Path(args.model).stem} @{args.img_size}, {os.cpu_count()} CPUs: busy-waiting "
-                              "threads per backend (cspdet --spin)")
-        print(f"saved {args.plot}")
+    return meta, rows
 
 
 if __name__ == "__main__":
