@@ -67,6 +67,8 @@ class Row:
     detections: float
     roofline_gflops_s: float | None = None
     peak_gflops_s: float | None = None
+    first_call_ms: float | None = None
+    """The first (warm-up) pass's total ms per image, never in the medians."""
     """The run's measured peak at this row's precision: the best single-conv GFLOP/s of any runtime."""
     ratios: dict[str, float] = field(default_factory=dict)
     video: dict | None = None
@@ -101,7 +103,7 @@ class Row:
         d = {k: getattr(self, k) for k in ("model", "kind", "backend", "engine", "size", "batch", "gflops",
                                             "detections", "fps", "inference_fps", "achieved_gflops_s",
                                             "roofline_gflops_s", "roofline_ratio", "peak_gflops_s", "peak_ratio",
-                                            "ratios", "video", "via", "energy")}
+                                            "first_call_ms", "ratios", "video", "via", "energy")}
         d["ms"] = {k: getattr(self, k).to_dict() for k in ("pre", "inference", "post", "total")}
         return d
 
@@ -162,22 +164,26 @@ def time_once(runner, images: list[np.ndarray]) -> tuple[dict[str, float], int]:
 def time_pipeline(runner, images: list[np.ndarray], runs: int, warmup: int,
                   tick: Callable[[], None] | None = None, window=None) -> tuple[dict[str, Stat], float]:
     """Pre, inference, post and total per image over ``runs`` timed passes -> (stats, mean
-    detections per image). ``window``: an ``EnergyWindow`` open over the timed passes."""
-    ms: dict[str, list[float]] = {"pre": [], "inference": [], "post": [], "total": []}
+    detections per image); ``stats["first"]``: the very first pass's total, warm-up included,
+    kept apart from the others. ``window``: an ``EnergyWindow`` open over the timed passes."""
+    ms: dict[str, list[float]] = {"pre": [], "inference": [], "post": [], "total": [], "first": []}
     dets = []
     for i in range(warmup + runs):
         if window is not None and i == warmup:
             window.open()
         times, count = time_once(runner, images)
+        if i == 0:
+            ms["first"].append(times["total"])
         if i >= warmup:
             for key, dt in times.items():
                 ms[key].append(dt)
             dets.append(count / len(images))
         if tick:
             tick()
+    ms["first"] = ms["first"] if warmup else []  # without warm-up the first pass is in the means
     if window is not None:
         window.close(runs * len(images))
-    return {k: Stat.of(v) for k, v in ms.items()}, float(np.mean(dets))
+    return {k: Stat.of(v) for k, v in ms.items() if v or k != "first"}, float(np.mean(dets))
 
 
 def combinations(cfg: BenchConfig) -> list[tuple[ModelSpec, str, int | None]]:
@@ -193,6 +199,7 @@ def make_row(cfg: BenchConfig, spec: ModelSpec, backend: str, runner, stats: dic
     row = Row(spec.label, spec.kind, backend, runner.engine, runner.size, cfg.batch, stats["pre"],
               stats["inference"], stats["post"], stats["total"], model_gflops(spec, runner.size), dets,
               via=getattr(runner, "via", None))
+    row.first_call_ms = stats["first"].median if "first" in stats else None
     if cfg.video is not None and isinstance(runner, DetectorRunner):
         from .stream import video_e2e
 
@@ -277,14 +284,17 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
         bar.set_description(f"build {spec.label} {backend}")
         try:
             runner = make_runner(spec, backend, size, cfg.batch, cfg.threads, cfg.conf_thres)
+            first: list[float] = []
             for _ in range(cfg.warmup):
-                time_once(runner, images)
+                total = time_once(runner, images)[0]["total"]
+                first = first or [total]
                 bar.update()
         except Exception as e:  # one backend failing on one model must not end a long run
             skip(skipped, spec, backend, size, e)
             bar.update(cfg.warmup + rounds * cfg.block)
             continue
-        live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": []}, [], EnergyWindow(*meter))
+        live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": [], "first": first}, [],
+                   EnergyWindow(*meter))
     rng = random.Random(0)
     bar.set_description(f"{len(live)} variants in blocks of {cfg.block}")
     for _ in range(rounds):
@@ -314,8 +324,8 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
     for key, (runner, ms, dets, window) in live.items():
         spec, backend, _ = combos[key]
         bar.set_description(f"video {spec.label} {backend}" if cfg.video else "rows")
-        rows.append(make_row(cfg, spec, backend, runner, {k: Stat.of(v) for k, v in ms.items()},
-                             float(np.mean(dets))))
+        stats = {k: Stat.of(v) for k, v in ms.items() if v or k != "first"}
+        rows.append(make_row(cfg, spec, backend, runner, stats, float(np.mean(dets))))
         rows[-1].energy = window.reading().to_dict() if cfg.energy else None
     live.clear()
     gc.collect()

@@ -30,3 +30,28 @@ def test_each_row_is_measured_against_the_best_runtime_of_its_precision(capsys):
     report.rows = rows
     print_report(report)
     assert "Peak of this run" in capsys.readouterr().out and report.to_dict()["peaks"]["f32"]["backend"] == "openvino"
+
+
+def test_the_first_pass_is_kept_apart_from_the_medians():
+    import time
+
+    from detector.bench.measure import time_pipeline
+
+    class Runner:
+        calls = 0
+
+        def preprocess(self, images):
+            return images, None
+
+        def infer(self, blob):
+            Runner.calls += 1
+            time.sleep(0.2 if Runner.calls == 1 else 0.001)  # a slow first call: the warm-up
+            return blob
+
+        def postprocess(self, out, infos, images):
+            return 0
+
+    stats, _ = time_pipeline(Runner(), [None], runs=5, warmup=2)
+    assert stats["first"].n == 1 and stats["first"].median >= 200 and stats["total"].n == 5
+    assert stats["total"].median < 100  # the first call is not in the medians
+    assert "first" not in time_pipeline(Runner(), [None], runs=3, warmup=0)[0]
