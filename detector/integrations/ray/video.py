@@ -114,7 +114,7 @@ class AnnotatedVideo:
         self.sink = Sink(self.tmp, save_img=True, fps=fps)
 
     def write(self, frame, result: Results, annotated) -> None:
-        self.sink.write(frame, result, annotated, video=True)
+        self.sink.write(frame, result, annotated)
 
     def finish(self) -> None:
         """Close the video and give it its name, unless that name is taken: an existing file is
