@@ -16,7 +16,6 @@ import sys
 import warnings
 
 POLICY_ENV, SPIN_ENV = "OMP_WAIT_POLICY", "CSPDET_SPIN"
-_chosen_here = False  # whether this module chose the policy (a user's own value is left alone)
 
 
 def spin_requested() -> bool:
@@ -25,17 +24,14 @@ def spin_requested() -> bool:
 
 def set_default_policy() -> None:
     """PASSIVE (ACTIVE with ``CSPDET_SPIN=1``) unless ``OMP_WAIT_POLICY`` is set already."""
-    global _chosen_here
     if POLICY_ENV not in os.environ:
         os.environ[POLICY_ENV] = "ACTIVE" if spin_requested() else "PASSIVE"
-        _chosen_here = True
 
 
 def request_spin() -> bool:
-    """Busy-waiting for PyTorch from now on, when torch is not loaded yet; False when too late."""
-    if "torch" in sys.modules:
-        return torch_spins()
-    if _chosen_here or POLICY_ENV not in os.environ:
+    """Busy-waiting for PyTorch from now on (the ``--spin`` flag outranks an inherited
+    ``OMP_WAIT_POLICY``), when torch is not loaded yet; False when it is too late."""
+    if "torch" not in sys.modules:
         os.environ[POLICY_ENV] = "ACTIVE"
     return torch_spins()
 
