@@ -39,7 +39,11 @@ def random_cases(rng, n_cases: int = 300):
 
 
 def edge_cases():
-    s = next(s for s in range(1, 2_000_000) if 0.45 < ((29 * s) // 11 + 1 - s) / ((29 * s) // 11 + 1 + s) < 0.45 + 1.2e-8)
+    def iou(s: int) -> float:  # boxes of width w = 29 s / 11 rounded up, shifted by s: IoU (w - s) / (w + s)
+        w = (29 * s) // 11 + 1
+        return (w - s) / (w + s)
+
+    s = next(s for s in range(1, 2_000_000) if 0.45 < iou(s) < 0.45 + 1.2e-8)
     w = (29 * s) // 11 + 1
     sc, one = np.array([0.9, 0.8], np.float32), np.zeros(2, int)
     near = np.array([[0, 0, w, 1], [s, 0, w + s, 1]], np.float64)  # IoU 0.450000012

@@ -31,8 +31,8 @@ def latency_table(rows: list[Row]) -> str:
     headers = ["model", "backend", "size", "batch", "first call ms", "pre ms (med / p90)", "infer ms (med / p90)",
                "post ms (med / p90)", "total ms (med / p90)", "fps", "GFLOPs", "GFLOP/s", "roof GFLOP/s",
                "% of roof", "% of peak", "dets/img"]
-    body = [[r.model, r.backend, r.size, r.batch, _f(r.first_call_ms), _ms(r.pre), _ms(r.inference), _ms(r.post), _ms(r.total),
-             _f(r.fps), _f(r.gflops, 3), _f(r.achieved_gflops_s), _f(r.roofline_gflops_s),
+    body = [[r.model, r.backend, r.size, r.batch, _f(r.first_call_ms), _ms(r.pre), _ms(r.inference), _ms(r.post),
+             _ms(r.total), _f(r.fps), _f(r.gflops, 3), _f(r.achieved_gflops_s), _f(r.roofline_gflops_s),
              _f(None if r.roofline_ratio is None else 100 * r.roofline_ratio, 0, "%"),
              _f(None if r.peak_ratio is None else 100 * r.peak_ratio, 0, "%"), _f(r.detections, 1)]
             for r in rows]
