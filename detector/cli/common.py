@@ -49,4 +49,5 @@ def detector_kwargs(args) -> dict:
     return dict(backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
                 cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=args.conf_thres, iou_thres=args.iou_thres,
                 max_det=args.max_det, classes=args.classes, agnostic=args.agnostic_nms,
-                augment=getattr(args, "augment", False))
+                augment=getattr(args, "augment", False),
+                dynamic=bool(getattr(args, "adaptive_size", None)))  # auto: an export that takes the small size too
