@@ -1,7 +1,12 @@
 """cspdet: real-time CSPNet object detectors.
 
 ``from detector import Detector`` is resolved lazily, so ``import detector`` stays light.
+PyTorch's threads wait passively unless asked otherwise (``detector.waiting``): set here,
+before anything of the package imports torch.
 """
+from .waiting import set_default_policy as _set_default_policy
+
+_set_default_policy()
 __version__ = "0.1.0"
 
 __all__ = ["Detector", "__version__"]

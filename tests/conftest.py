@@ -2,6 +2,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+import detector  # noqa: F401  (first: PyTorch's threads then wait passively, as in cspdet, on shared cores)
 import torch
 
 REPO = Path(__file__).resolve().parents[1]

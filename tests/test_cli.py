@@ -51,10 +51,10 @@ def test_backend_choices_come_from_the_backend_table_without_heavy_imports(capsy
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 
-    from detector.runtime.backends import BACKENDS, BENCH_CHOICES
+    from detector.runtime.backends import AUTO, BACKENDS, BENCH_CHOICES
 
     assert main(["detect", "--help"]) == 0
-    assert "{" + ",".join(BACKENDS) + "}" in capsys.readouterr().out
+    assert "{" + ",".join([AUTO, *BACKENDS]) + "}" in capsys.readouterr().out
     assert main(["bench", "--help"]) == 0
     assert ", ".join(BENCH_CHOICES) in " ".join(capsys.readouterr().out.split())
 

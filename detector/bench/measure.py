@@ -66,6 +66,10 @@ class Row:
     gflops: float | None
     detections: float
     roofline_gflops_s: float | None = None
+    peak_gflops_s: float | None = None
+    first_call_ms: float | None = None
+    """The first (warm-up) pass's total ms per image, never in the medians."""
+    """The run's measured peak at this row's precision: the best single-conv GFLOP/s of any runtime."""
     ratios: dict[str, float] = field(default_factory=dict)
     video: dict | None = None
     via: str | None = None
@@ -90,10 +94,16 @@ class Row:
         a = self.achieved_gflops_s
         return None if a is None or not self.roofline_gflops_s else a / self.roofline_gflops_s
 
+    @property
+    def peak_ratio(self) -> float | None:
+        a = self.achieved_gflops_s
+        return None if a is None or not self.peak_gflops_s else a / self.peak_gflops_s
+
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("model", "kind", "backend", "engine", "size", "batch", "gflops",
                                             "detections", "fps", "inference_fps", "achieved_gflops_s",
-                                            "roofline_gflops_s", "roofline_ratio", "ratios", "video", "via", "energy")}
+                                            "roofline_gflops_s", "roofline_ratio", "peak_gflops_s", "peak_ratio",
+                                            "first_call_ms", "ratios", "video", "via", "energy")}
         d["ms"] = {k: getattr(self, k).to_dict() for k in ("pre", "inference", "post", "total")}
         return d
 
@@ -106,10 +116,27 @@ class Report:
     rows: list[Row]
     skipped: list[dict]
 
+    @property
+    def peaks(self) -> dict[str, tuple[str, float]]:
+        """Per precision (f32, half), the runtime with the best single-conv GFLOP/s of this run and
+        that figure: the machine's measured peak that every row's "% of peak" divides by."""
+        best: dict[str, tuple[str, float]] = {}
+        for name, roof in self.rooflines.items():
+            p = precision_of(name)
+            if p not in best or roof.gflops_per_s > best[p][1]:
+                best[p] = (name, roof.gflops_per_s)
+        return best
+
     def to_dict(self) -> dict:
         return {"machine": self.machine, "settings": self.settings,
+                "peaks": {p: {"backend": b, "gflops_per_s": g} for p, (b, g) in self.peaks.items()},
                 "rooflines": {k: r.to_dict() for k, r in self.rooflines.items()},
                 "rows": [r.to_dict() for r in self.rows], "skipped": self.skipped}
+
+
+def precision_of(backend: str) -> str:
+    """``half`` for the bench variants that run bf16/f16 (``*-half``), else ``f32``."""
+    return "half" if backend.endswith("-half") else "f32"
 
 
 def synthetic_frame(hw: tuple[int, int] = (720, 1280), seed: int = 0) -> np.ndarray:
@@ -137,22 +164,26 @@ def time_once(runner, images: list[np.ndarray]) -> tuple[dict[str, float], int]:
 def time_pipeline(runner, images: list[np.ndarray], runs: int, warmup: int,
                   tick: Callable[[], None] | None = None, window=None) -> tuple[dict[str, Stat], float]:
     """Pre, inference, post and total per image over ``runs`` timed passes -> (stats, mean
-    detections per image). ``window``: an ``EnergyWindow`` open over the timed passes."""
-    ms: dict[str, list[float]] = {"pre": [], "inference": [], "post": [], "total": []}
+    detections per image); ``stats["first"]``: the very first pass's total, warm-up included,
+    kept apart from the others. ``window``: an ``EnergyWindow`` open over the timed passes."""
+    ms: dict[str, list[float]] = {"pre": [], "inference": [], "post": [], "total": [], "first": []}
     dets = []
     for i in range(warmup + runs):
         if window is not None and i == warmup:
             window.open()
         times, count = time_once(runner, images)
+        if i == 0:
+            ms["first"].append(times["total"])
         if i >= warmup:
             for key, dt in times.items():
                 ms[key].append(dt)
             dets.append(count / len(images))
         if tick:
             tick()
+    ms["first"] = ms["first"] if warmup else []  # without warm-up the first pass is in the means
     if window is not None:
         window.close(runs * len(images))
-    return {k: Stat.of(v) for k, v in ms.items()}, float(np.mean(dets))
+    return {k: Stat.of(v) for k, v in ms.items() if v or k != "first"}, float(np.mean(dets))
 
 
 def combinations(cfg: BenchConfig) -> list[tuple[ModelSpec, str, int | None]]:
@@ -168,6 +199,7 @@ def make_row(cfg: BenchConfig, spec: ModelSpec, backend: str, runner, stats: dic
     row = Row(spec.label, spec.kind, backend, runner.engine, runner.size, cfg.batch, stats["pre"],
               stats["inference"], stats["post"], stats["total"], model_gflops(spec, runner.size), dets,
               via=getattr(runner, "via", None))
+    row.first_call_ms = stats["first"].median if "first" in stats else None
     if cfg.video is not None and isinstance(runner, DetectorRunner):
         from .stream import video_e2e
 
@@ -252,14 +284,17 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
         bar.set_description(f"build {spec.label} {backend}")
         try:
             runner = make_runner(spec, backend, size, cfg.batch, cfg.threads, cfg.conf_thres)
+            first: list[float] = []
             for _ in range(cfg.warmup):
-                time_once(runner, images)
+                total = time_once(runner, images)[0]["total"]
+                first = first or [total]
                 bar.update()
         except Exception as e:  # one backend failing on one model must not end a long run
             skip(skipped, spec, backend, size, e)
             bar.update(cfg.warmup + rounds * cfg.block)
             continue
-        live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": []}, [], EnergyWindow(*meter))
+        live[i] = (runner, {"pre": [], "inference": [], "post": [], "total": [], "first": first}, [],
+                   EnergyWindow(*meter))
     rng = random.Random(0)
     bar.set_description(f"{len(live)} variants in blocks of {cfg.block}")
     for _ in range(rounds):
@@ -289,8 +324,8 @@ def measure_blocks(cfg: BenchConfig, combos, images, probes: dict, missing: dict
     for key, (runner, ms, dets, window) in live.items():
         spec, backend, _ = combos[key]
         bar.set_description(f"video {spec.label} {backend}" if cfg.video else "rows")
-        rows.append(make_row(cfg, spec, backend, runner, {k: Stat.of(v) for k, v in ms.items()},
-                             float(np.mean(dets))))
+        stats = {k: Stat.of(v) for k, v in ms.items() if v or k != "first"}
+        rows.append(make_row(cfg, spec, backend, runner, stats, float(np.mean(dets))))
         rows[-1].energy = window.reading().to_dict() if cfg.energy else None
     live.clear()
     gc.collect()
@@ -386,8 +421,11 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> Report:
         if meter[0] is not None:
             meter[0].stop()
     rooflines = {engine: probe.result() for engine, probe in probes.items()}
+    report = Report(machine, _settings(cfg, image), rooflines, rows, skipped)
+    peaks = report.peaks
     for row in rows:
         row.roofline_gflops_s = rooflines[row.engine].gflops_per_s
+        row.peak_gflops_s = peaks.get(precision_of(row.engine), (None, None))[1]
     add_ratios(rows)
     machine["load_average_end"] = machine_info(cfg.threads)["load_average"]
-    return Report(machine, _settings(cfg, image), rooflines, rows, skipped)
+    return report

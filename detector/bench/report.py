@@ -28,12 +28,13 @@ def _ms(stat) -> str:
 
 
 def latency_table(rows: list[Row]) -> str:
-    headers = ["model", "backend", "size", "batch", "pre ms (med / p90)", "infer ms (med / p90)",
+    headers = ["model", "backend", "size", "batch", "first call ms", "pre ms (med / p90)", "infer ms (med / p90)",
                "post ms (med / p90)", "total ms (med / p90)", "fps", "GFLOPs", "GFLOP/s", "roof GFLOP/s",
-               "% of roof", "dets/img"]
-    body = [[r.model, r.backend, r.size, r.batch, _ms(r.pre), _ms(r.inference), _ms(r.post), _ms(r.total),
-             _f(r.fps), _f(r.gflops, 3), _f(r.achieved_gflops_s), _f(r.roofline_gflops_s),
-             _f(None if r.roofline_ratio is None else 100 * r.roofline_ratio, 0, "%"), _f(r.detections, 1)]
+               "% of roof", "% of peak", "dets/img"]
+    body = [[r.model, r.backend, r.size, r.batch, _f(r.first_call_ms), _ms(r.pre), _ms(r.inference), _ms(r.post),
+             _ms(r.total), _f(r.fps), _f(r.gflops, 3), _f(r.achieved_gflops_s), _f(r.roofline_gflops_s),
+             _f(None if r.roofline_ratio is None else 100 * r.roofline_ratio, 0, "%"),
+             _f(None if r.peak_ratio is None else 100 * r.peak_ratio, 0, "%"), _f(r.detections, 1)]
             for r in rows]
     return table(headers, body)
 
@@ -122,6 +123,8 @@ def print_report(report: Report, out=None) -> None:
           + " ".join(f"{k} {v}" for k, v in m["versions"].items() if v), file=out)
     if report.rooflines:
         print("\nRoofline (one large conv per backend):\n" + roofline_table(report), file=out)
+        print("Peak of this run (best conv of any runtime; a row's '% of peak' divides by its precision's): "
+              + ", ".join(f"{p} {g:.1f} GFLOP/s ({b})" for p, (b, g) in report.peaks.items()), file=out)
     if report.rows:
         print("\nLatency per image:\n" + latency_table(report.rows), file=out)
     if any(r.ratios for r in report.rows):

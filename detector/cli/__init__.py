@@ -187,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             name, debug = subparsers(parser)[args.command].prog, debug or args.debug  # predict: cspdet detect
             signals.name = name
+            if getattr(args, "spin", False):
+                from ..waiting import request_spin
+
+                request_spin()  # before torch loads: libgomp reads the policy once
             _preload()
             signals.imported()
             return args.run(args) or 0

@@ -59,7 +59,7 @@ def run(args) -> int:
     conf, iou = (v if v is not None else d for v, d in zip((args.conf_thres, args.iou_thres), THRESHOLDS[args.task]))
     det = Detector(weights, backend=args.backend, device=args.device, img_size=args.img_size, threads=args.threads,
                    cfg=args.cfg, half=args.half, spin=args.spin, conf_thres=conf, iou_thres=iou,
-                   max_det=args.max_det, augment=args.augment, **tile_kwargs(args))
+                   max_det=args.max_det, augment=args.augment, dynamic=args.rect, **tile_kwargs(args))
     ds = build_dataset(data, args.split, img_size=det.img_size, augment=False)
     if len(det.names) != ds.nc and not args.single_cls:
         raise ValueError(f"--weights {weights}: model has {len(det.names)} classes, {args.data} has {ds.nc} "
@@ -81,14 +81,28 @@ def speed_only(det, ds, args) -> str:
     """yolov5's ``--task speed``: run the split, time it, score nothing."""
     from tqdm import tqdm
 
-    from ..engine.report import mean_speed, speed_line
-
     speeds = []
     batches = read_batches(ds.records, args.batch_size, rect_sizes(det, ds, args))
     for imgs, items in tqdm(batches, desc="speed", unit="batch", total=-(-len(ds.records) // args.batch_size)):
         readable = [im for im in imgs if im is not None]
-        speeds += [r.speed for r in det.predict(readable, size=items[0].size)] if readable else []
-    return speed_line(mean_speed(speeds), (args.batch_size, 3, *det.img_size))
+        speeds.append([r.speed for r in det.predict(readable, size=items[0].size)] if readable else [])
+    return warm_speed(speeds, (args.batch_size, 3, *det.img_size))[0]
+
+
+def warm_speed(batches: list[list[dict]], shape) -> tuple[str, dict]:
+    """(yolov5's speed line, mean ms) over the batches after the first; the first batch (the runtime's
+    warm-up: allocations, kernel choice) is reported beside it, not averaged in. One batch only: it
+    is all there is, and the line says it includes the warm-up."""
+    from ..engine.report import mean_speed, speed_line
+
+    batches = [b for b in batches if b]
+    if len(batches) < 2:
+        speed = mean_speed(batches[0] if batches else [])
+        return speed_line(speed, shape) + " (one batch: includes warm-up)", speed
+    speed = mean_speed([s for b in batches[1:] for s in b])
+    first = mean_speed(batches[0])
+    return (speed_line(speed, shape) + f" after the first batch (warm-up: {first['inference']:.1f}ms inference "
+            "per image, left out)"), speed
 
 
 def rect_sizes(det, ds, args):
@@ -107,17 +121,18 @@ def evaluate_and_save(det, ds, args, out: Path, weights) -> dict:
     import numpy as np
 
     from ..engine.evaluate import format_table
-    from ..engine.report import class_rows, format_rows, mean_speed, save_plots, speed_line, summary
+    from ..engine.report import class_rows, format_rows, save_plots, summary
     from ..engine.validate import validate
     from ..io.files import write_bytes
 
-    speeds, ids = [], [0] if args.single_cls else ds.category_ids
+    speeds: list[list[dict]] = []
+    ids = [0] if args.single_cls else ds.category_ids
     if args.save_txt:
         (out / "labels").mkdir(exist_ok=True)
 
     def predict(imgs, items) -> list[dict]:
         results = det.predict(imgs, size=items[0].size)
-        speeds.extend(r.speed for r in results)
+        speeds.append([r.speed for r in results])
         for r in results if args.single_cls else ():  # after class-aware NMS, as yolov5
             r.class_ids = np.zeros_like(r.class_ids)
         if args.save_txt:
@@ -129,9 +144,9 @@ def evaluate_and_save(det, ds, args, out: Path, weights) -> dict:
     n = len(ds.records)
     result = validate(predict, read_batches(ds.records, args.batch_size, rect_sizes(det, ds, args)), ds,
                       single_cls=args.single_cls, total=-(-n // args.batch_size), leave=True)
-    rows, speed = class_rows(result), mean_speed(speeds)
+    rows, (line, speed) = class_rows(result), warm_speed(speeds, (args.batch_size, 3, *det.img_size))
     print(format_rows(rows, per_class=(args.verbose or ds.nc < 50) and len(rows) > 2))
-    print(speed_line(speed, (args.batch_size, 3, *det.img_size)))
+    print(line)
     print(format_table(result.metrics))
     save_plots(result, out)
     body = {"weights": str(weights), "data": str(args.data), "split": args.split, **summary(result, rows, speed)}

@@ -8,8 +8,9 @@ import numpy as np
 
 from .boxes import PAIRWISE, box_iou, xywh2xyxy
 
-# Up to this many candidates NMS works on one pairwise IoU matrix (2048^2 float64: 32 MB).
-MATRIX_MAX = 2048
+# NMS takes candidates this many at a time: one BLOCK^2 overlap matrix each, and one row per box
+# kept so far (32 MB of float64 at 30000 kept).
+BLOCK = 128
 # Darknet's [yolo] nms_kind values -> the overlap NMS compares (greedynms and default are IoU).
 NMS_KINDS = {"iou": "iou", "greedynms": "iou", "default": "iou", "diou": "diou", "diounms": "diou"}
 
@@ -46,33 +47,62 @@ def nms(boxes: np.ndarray, scores: np.ndarray, class_ids: np.ndarray | None = No
     if len(scores) != len(boxes) or (class_ids is not None and len(class_ids) != len(boxes)):
         raise ValueError(f"nms: {len(boxes)} boxes, {len(scores)} scores"
                          + ("" if class_ids is None else f", {len(class_ids)} class_ids") + " must match")
-    overlap = _overlap(nms_kind(kind), beta)
+    overlap = _overlap(boxes, nms_kind(kind), beta)
     order = np.argsort(-scores, kind="stable")
-    if len(order) <= MATRIX_MAX:
-        return _nms_matrix(boxes, order, class_ids, iou_thres, max_det, overlap)
-    keep = []
-    while order.size and (max_det is None or len(keep) < max_det):
-        i, rest = order[0], order[1:]
-        keep.append(i)
-        drop = overlap(boxes[i:i + 1], boxes[rest])[0] > iou_thres
-        if class_ids is not None:
-            drop &= class_ids[rest] == class_ids[i]
-        order = rest[~drop]
-    return np.asarray(keep, dtype=np.int64)
+    return _nms_blocks(order, None if class_ids is None else np.asarray(class_ids).reshape(-1), iou_thres,
+                       max_det, overlap)
 
 
-def _overlap(kind: str, beta: float):
+def _nms_blocks(order: np.ndarray, class_ids, iou_thres: float, max_det: int | None, overlap) -> np.ndarray:
+    """Greedy NMS over ``order`` (score order), ``BLOCK`` candidates at a time: the block's
+    candidates that a box kept so far overlaps go, then a greedy pass over the block's own overlap
+    matrix keeps the rest in turn. Exact (a candidate meets every better kept box, in the block or
+    before it), and it stops computing at ``max_det`` kept boxes: at conf 0.001 a frame has
+    thousands of candidates, of which only the best few hundred ever meet a kept box."""
+    keep = np.zeros(0, np.int64)
+    for start in range(0, len(order), BLOCK):
+        head = order[start:start + BLOCK]
+        if len(keep):
+            hit = overlap(keep, head) > iou_thres
+            if class_ids is not None:
+                hit &= class_ids[keep][:, None] == class_ids[head][None]
+            head = head[~hit.any(0)]
+        left = None if max_det is None else max_det - len(keep)
+        keep = np.concatenate([keep, _nms_matrix(head, class_ids, iou_thres, left, overlap)])
+        if max_det is not None and len(keep) >= max_det:
+            break
+    return keep
+
+
+def _overlap(boxes: np.ndarray, kind: str, beta: float):
+    """A function (indices a [N], indices b [M]) -> overlaps [N, M] of ``boxes`` [K, 4] float64."""
     if kind == "diou":
-        return lambda a, b: PAIRWISE["diou"](a, b, beta)
-    return PAIRWISE[kind]
+        return lambda a, b: PAIRWISE["diou"](boxes[a], boxes[b], beta)
+    return _IoUTable(boxes)
 
 
-def _nms_matrix(boxes: np.ndarray, order: np.ndarray, class_ids: np.ndarray | None, iou_thres: float,
-                max_det: int | None, overlap=box_iou) -> np.ndarray:
+class _IoUTable:
+    """``boxes.box_iou`` over rows of one box set, with its coordinates and areas taken once:
+    the same float64 operations in the same order (so the same values, ties included), without
+    converting and measuring every box again for every row NMS asks for."""
+
+    def __init__(self, boxes: np.ndarray):
+        self.x1, self.y1, self.x2, self.y2 = (np.ascontiguousarray(boxes[:, i]) for i in range(4))
+        self.area = (self.x2 - self.x1).clip(0) * (self.y2 - self.y1).clip(0)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        iw = np.minimum(self.x2[a][:, None], self.x2[b][None]) - np.maximum(self.x1[a][:, None], self.x1[b][None])
+        ih = np.minimum(self.y2[a][:, None], self.y2[b][None]) - np.maximum(self.y1[a][:, None], self.y1[b][None])
+        inter = np.maximum(iw, 0, out=iw) * np.maximum(ih, 0, out=ih)
+        union = self.area[a][:, None] + self.area[b][None] - inter
+        return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _nms_matrix(order: np.ndarray, class_ids: np.ndarray | None, iou_thres: float, max_det: int | None,
+                overlap) -> np.ndarray:
     """Greedy NMS over one pairwise overlap matrix of the boxes in score ``order``: the same boxes
     as one row per kept box, several times faster for the few hundred candidates a frame has."""
-    b = boxes[order]
-    over = overlap(b, b) > iou_thres
+    over = overlap(order, order) > iou_thres
     np.fill_diagonal(over, False)  # DIoU of a box with itself is 1: harmless, but explicit
     if class_ids is not None:
         cls = np.asarray(class_ids)[order]

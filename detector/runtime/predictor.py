@@ -28,11 +28,10 @@ def model_category_ids(backend) -> list[int] | None:
     """The COCO category ids a model file carries (a checkpoint trained on a COCO JSON, or its
     ONNX export's metadata), else None. Read from the backends' own members (the torch module,
     the ONNX metadata) rather than the protocol: only these two formats can hold them."""
-    model = getattr(backend, "model", None)
-    if model is not None:
-        return getattr(model, "category_ids", None)
     meta = getattr(getattr(backend, "meta", None), "meta", None)
-    return meta.get("category_ids") if isinstance(meta, dict) else None
+    if isinstance(meta, dict):  # first: OpenVINO's ``model`` is its own graph, not a torch module
+        return meta.get("category_ids")
+    return getattr(getattr(backend, "model", None), "category_ids", None)
 
 
 class Detector:
@@ -42,8 +41,12 @@ class Detector:
     ``weights``: a .pt checkpoint, .onnx, an OpenVINO IR .xml, .engine, a YAML config or name
     (random weights), a Darknet .cfg / .weights (pass ``cfg=`` with .weights), or a zoo name such as ``"yolov4"``
     (``cspdet models``; fetched into the cache on first use); left out, the bundled shapes model
-    (``cspdet detect``'s default). ``backend`` overrides the choice
-    made from the suffix: torch, onnxruntime, opencv, openvino or tensorrt. ``category_ids``
+    (``cspdet detect``'s default). ``backend``: ``auto`` (None) runs a runtime file by its
+    suffix, and a model PyTorch runs on the fastest exact runtime installed (``backends.auto``:
+    exported once to a cache; ``backend_choice`` says which and why; ``dynamic`` exports it for
+    inputs of any size, as ``predict(size=...)`` needs); or torch, onnxruntime, opencv, openvino or
+    tensorrt. ``spin``: busy-waiting worker threads (PyTorch's only when ``CSPDET_SPIN=1`` was set
+    before ``import detector``: ``detector.waiting``). ``category_ids``
     are the COCO ids ``Results.to_coco`` writes (``data.coco.category_ids_for``). ``classes``
     keeps only these classes (indices or names). ``augment``: test-time augmentation
     (``runtime.tta``, yolov5's ``--augment``), about 2-3x the inference time. Every argument is
@@ -61,14 +64,16 @@ class Detector:
                  max_det: int = 300, classes: Sequence[int | str] | None = None, agnostic: bool = False,
                  threads: int | None = None, cfg: str | None = None, half: bool = False, spin: bool = False,
                  augment: bool = False, tile: int | None = None, tile_overlap: float = 0.2,
-                 tile_merge: str = "edge", nms_kind: str | None = None):
+                 tile_merge: str = "edge", nms_kind: str | None = None, dynamic: bool = False):
         weights = model_path(default_model() if weights is None else weights)
         img_size, threads = optional(IMG_SIZE, img_size, "img_size"), optional(POSITIVE_INT, threads, "threads")
         nms = dict(conf_thres=PROBABILITY(conf_thres, "conf_thres"), iou_thres=PROBABILITY(iou_thres, "iou_thres"),
                    max_det=POSITIVE_INT(max_det, "max_det"), agnostic=flag(agnostic, "agnostic"))
         half, spin, self.augment = flag(half, "half"), flag(spin, "spin"), flag(augment, "augment")
         self.backend: Backend = load_backend(weights, backend, device=device, threads=threads,
-                                    img_size=img_size, cfg=cfg, half=half, spin=spin)
+                                    img_size=img_size, cfg=cfg, half=half, spin=spin,
+                                    dynamic=flag(dynamic, "dynamic"))
+        self.backend_choice = getattr(self.backend, "choice", None)  # auto's Choice, else None
         # the device the backend settled on ('' means auto: CUDA where that runtime has it)
         self.threads, self.device = threads, str(self.backend.device)
         self.names = list(self.backend.names)

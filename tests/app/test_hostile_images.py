@@ -28,7 +28,7 @@ def test_detect_folder_skips_the_bomb_and_goes_on(model_files, hostile_dir, tmp_
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr
     assert f"skipped: {hostile_dir / 'bomb.png'}: 60000x60000 image is over the cap" in r.stderr
-    assert "1 items" in r.stdout and "2 skipped" in r.stdout  # the bomb and the looping link
+    assert "Done: 1 image: first call " in r.stdout and "2 skipped" in r.stdout  # the bomb and the looping link
     assert [p.name for p in (tmp_path / "runs" / "exp").glob("*.jpg")] == ["good.jpg"]
 
 

@@ -240,3 +240,4 @@ def test_blocks_time_every_variant_in_turn_and_drop_each_blocks_first_call(monke
         firsts = {4 + 4 * i + 1 for i, b in enumerate(blocks) if b[0] == (row.model, row.backend)}
         assert not firsts & set(kept)  # the call numbers of each block's first call are gone
     assert report.settings["block"] == 4
+    assert [r.peak_gflops_s for r in report.rows] == [1.0] * len(report.rows)  # the run's best conv, f32

@@ -210,7 +210,7 @@ def test_cli_prune_then_info_export_and_every_onnx_backend(tmp_path, capsys):
     from tests.jetson.conftest import scene
 
     img = scene(3, 128, 160)
-    ref = Detector(pruned, img_size=128, conf_thres=0.05)(img)
+    ref = Detector(pruned, backend="torch", img_size=128, conf_thres=0.05)(img)
     backends = ["onnxruntime", "opencv"] + (["openvino"] if _has("openvino") else [])
     for backend in backends:
         got = Detector(onnx_path, backend=backend, conf_thres=0.05)(img)

@@ -62,7 +62,7 @@ def test_the_matrix_and_the_row_strategies_keep_the_same_boxes(monkeypatch, thr)
     scores[::7] = scores[0]  # ties keep input order on both paths
     classes = rng.integers(0, 4, n)
     matrix = [module.nms(boxes, scores, c, thr, m) for c in (classes, None) for m in (None, 9)]
-    monkeypatch.setattr(module, "MATRIX_MAX", 0)
+    monkeypatch.setattr(module, "BLOCK", 16)
     rows = [module.nms(boxes, scores, c, thr, m) for c in (classes, None) for m in (None, 9)]
     assert [k.tolist() for k in matrix] == [k.tolist() for k in rows]
     assert 50 < len(matrix[0]) < n

@@ -63,7 +63,7 @@ def test_diou_nms_matrix_and_row_paths_agree(monkeypatch, seed):
     boxes, scores = random_boxes(rng, 300), rng.uniform(0, 1, 300).astype(np.float32)
     cls = rng.integers(0, 3, 300)
     matrix = module.nms(boxes, scores, cls, 0.3, kind="diou", beta=0.6)
-    monkeypatch.setattr(module, "MATRIX_MAX", 0)
+    monkeypatch.setattr(module, "BLOCK", 16)
     assert module.nms(boxes, scores, cls, 0.3, kind="diou", beta=0.6).tolist() == matrix.tolist()
     assert len(matrix) > len(module.nms(boxes, scores, cls, 0.3))  # DIoU keeps more of a crowd
 

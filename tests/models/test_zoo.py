@@ -49,7 +49,7 @@ def test_detector_and_load_detector_resolve_a_cached_name_without_network(cached
     n = len(cached.requests)
     model = load_detector(NAME)
     assert model.img_size == 64 and list(model.names) == list(COCO_NAMES)
-    det = Detector(NAME)
+    det = Detector(NAME, backend="torch")  # the default, auto, would export it (test_auto_backend.py)
     assert det.backend.name == "torch" and det.names == list(COCO_NAMES)
     assert len(cached.requests) == n
 

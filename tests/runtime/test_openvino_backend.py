@@ -53,8 +53,8 @@ def shapes_onnx(tmp_path_factory):
 
 @pytest.fixture
 def onnx_cache(tmp_path, monkeypatch):
-    monkeypatch.setattr(base.tempfile, "gettempdir", lambda: str(tmp_path))
-    return tmp_path / "cspdet-onnx"
+    monkeypatch.setenv("CSPDET_HOME", str(tmp_path))
+    return base.export_cache()
 
 
 def test_f32_matches_onnxruntime_on_the_shapes_model_at_two_sizes(shapes_onnx):

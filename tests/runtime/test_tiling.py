@@ -119,7 +119,7 @@ def test_tiles_are_batched_on_dynamic_backends_and_split_on_static_ones(scene, t
     from detector.models.loading import load_detector
 
     img = scene[0]
-    det = Detector(SHAPES, **TILED)
+    det = Detector(SHAPES, backend="torch", **TILED)  # a backend that takes any batch
     n = len(det.tiler.windows(img.shape))
     det.backend = spy = CallSpy(det.backend)
     ref = det(img)

@@ -43,7 +43,7 @@ def det():
 def torch_det():
     from detector import Detector
 
-    return Detector(default_weights_path(), img_size=128, conf_thres=0.1, agnostic=True, threads=1)
+    return Detector(default_weights_path(), backend="torch", img_size=128, conf_thres=0.1, agnostic=True, threads=1)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import tempfile
 from pathlib import Path
 
 from ...geometry.decode import HeadSpec, decode
@@ -94,31 +93,59 @@ def _source_digest(path: Path, cfg) -> str:
     return h.hexdigest()
 
 
-def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1) -> Path:
-    """``path`` if it is ONNX; otherwise export the model once to a cache file and return that.
+EXPORT_OPSET = 12
 
-    Lets ``--backend onnxruntime|opencv|openvino`` take a ``.pt``, YAML or Darknet model directly. The
-    cache name hashes the source's path and content (and its Darknet cfg's), the export settings
-    and the exporter code; the file is written under a temporary name and renamed into place, so
-    an interrupted export is never served.
+
+def export_cache() -> Path:
+    """Where exported models are kept: ``$CSPDET_HOME/cache/exports`` (``models.zoo.home``)."""
+    from ...models.zoo import home
+
+    return home() / "cache" / "exports"
+
+
+def cached_export_path(path: Path, cfg, *, img_size=None, batch: int = 1, dynamic: bool = False) -> Path:
+    """The cache file an export of ``path`` would have: a sha256 of the model's bytes (and its
+    Darknet cfg's), the size (``None``: the model's own), batch, dynamic axes, opset and the
+    exporter code, so a changed model, setting or cspdet version never reuses a stale file."""
+    key = (f"{_source_digest(path, cfg)}|{img_size or 'default'}|{batch}|{'dynamic' if dynamic else 'static'}|"
+           f"opset{EXPORT_OPSET}|{_code_revision()}")
+    return export_cache() / f"{path.stem}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.onnx"
+
+
+def ensure_onnx(path: str | Path, *, img_size=None, cfg=None, batch: int = 1, dynamic: bool = False,
+                announce=None) -> Path:
+    """``path`` if it is ONNX; otherwise export the model once to the cache and return that file.
+
+    Lets ``--backend onnxruntime|opencv|openvino`` (and ``auto``) take a ``.pt``, YAML or Darknet
+    model directly. The file is written under a temporary name and renamed into place, so an
+    interrupted export is never served; two processes exporting at once both write a whole file
+    and the last rename wins (the same bytes), so no lock is needed. A cache hit loads nothing.
+    ``announce(text, end)``: told about an export before it starts and when it ends (its time).
     """
-    import torch  # noqa: F401  (export needs it; fail here with a clear import error)
+    import time
 
-    from ...export import export_onnx
     from ...io.files import atomic_output
-    from ...models.loading import load_detector
     from ...models.zoo import resolve_weights
 
     path, cfg = resolve_weights(path, cfg)
     path = Path(path)
     if path.suffix.lower() == ONNX_FAMILY_SUFFIX:
         return path
+    out = cached_export_path(path, cfg, img_size=img_size, batch=batch, dynamic=dynamic)
+    if out.exists():
+        return out
+    import torch  # noqa: F401  (export needs it; fail here with a clear import error)
+
+    from ...export import export_onnx
+    from ...models.loading import load_detector
+
+    t0 = time.perf_counter()
+    if announce:
+        announce(f"exporting {path.name} to ONNX once, cached at {out} ...", "")
     model = load_detector(path, cfg=cfg)
     size = img_size or getattr(model, "img_size", 416)
-    key_src = f"{path.resolve()}|{_source_digest(path, cfg)}|{size}|{batch}|{cfg}|{_code_revision()}"
-    key = hashlib.sha1(key_src.encode()).hexdigest()[:12]
-    out = Path(tempfile.gettempdir()) / "cspdet-onnx" / f"{path.stem}-{key}.onnx"
-    if not out.exists():
-        with atomic_output(out) as tmp:
-            export_onnx(model, tmp, img_size=size, batch=batch)
+    with atomic_output(out) as tmp:
+        export_onnx(model, tmp, img_size=size, batch=batch, dynamic=dynamic, opset=EXPORT_OPSET)
+    if announce:
+        announce(f" {time.perf_counter() - t0:.1f} s", "\n")
     return out

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 @runtime_checkable
 class Backend(Protocol):
     """What ``Detector`` needs of a backend. Built as ``Backend(path, *, device, threads,
-    img_size, cfg, half)`` (onnxruntime also takes ``spin``); every class in ``BACKENDS`` is one
+    img_size, cfg, half)`` (onnxruntime and torch also take ``spin``); every class in ``BACKENDS`` is one
     and derives from BackendBase, which gives the optional members their defaults."""
 
     name: str

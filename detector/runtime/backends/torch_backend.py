@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ...devices import select_device
+from ...waiting import warn_if_passive
 from ...models.fuse import fold_bn
 from ...models.loading import load_detector
 from ...geometry.decode import HeadSpec, YOLODecoder
@@ -29,7 +30,9 @@ class TorchBackend(BackendBase):
     streams = True
 
     def __init__(self, path, *, device: str = "", threads: int | None = None, img_size=None,
-                 cfg=None, half: bool = False):
+                 cfg=None, half: bool = False, spin: bool = False):
+        if spin:
+            warn_if_passive()
         if threads:
             torch.set_num_threads(threads)
         self.device = torch.device(select_device(device))

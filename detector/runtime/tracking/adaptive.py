@@ -66,7 +66,8 @@ class AdaptiveTracker:
         if small_size:
             if det.backend.input_size is not None:
                 raise ValueError(f"--adaptive-size {small_size}: the model was exported for a fixed "
-                                 f"{self.full[0]}x{self.full[1]} input; use a .pt, .yaml or .cfg model")
+                                 f"{self.full[0]}x{self.full[1]} input; use a .pt, .yaml or .cfg model "
+                                 "(Detector(..., dynamic=True) or backend='torch' from Python)")
             stride = max(det.backend.spec.strides)
             self.small = (-(-small_size // stride) * stride,) * 2
         self.min_side = min_side
