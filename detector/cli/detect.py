@@ -39,7 +39,7 @@ def add_detect_args(p, project: str) -> None:
     p.add_argument("--save-crop", action="store_true", help="save each box cut from the image: crops/<class>/")
     p.add_argument("--save-conf", action="store_true", help="add scores to --save-txt labels")
     p.add_argument("--save-json", action="store_true",
-                   help="save COCO results-format predictions.json (COCO's ids: see the README; image_ids.json "
+                   help="save COCO results-format predictions.json (COCO's ids: see docs/detect.md; image_ids.json "
                         "names the images whose file stem is not their id)")
     p.add_argument("--nosave", action="store_true", help="do not save annotated images/videos")
     p.add_argument("--show", "--view-img", action="store_true", help="show a live window with an fps overlay (q quits)")

@@ -23,7 +23,7 @@ def session_options(threads: int | None, spin: bool = False):
     # Off by default: spinning workers keep cores busy between ops, and on a shared 2-core VM with
     # the pipeline's reader and writer threads on the same cores that halved throughput. On a quiet
     # machine spinning cuts single-image latency by about 17% (FP32) and 20% (INT8), so it is an
-    # option (benchmarks/speed_experiments.py, README "Performance").
+    # option (benchmarks/speed_experiments.py, docs/performance.md).
     so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     return so
 
