@@ -35,7 +35,10 @@ FLAGS = {
     "val_interval": (positive_int, "validate every N epochs"),
     "patience": (nonnegative_int, "stop after N epochs without a better fitness (0: never), as yolov5"),
 }
-SWITCHES = {"multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
+SWITCHES = {"freeze_bn": "keep every BatchNorm's running mean and variance as loaded (BN layers in eval mode; "
+                         "their scale and shift still train): small fine-tuning batches then cannot shift "
+                         "the statistics a model was trained with",
+            "multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
             "no_ema": "train without EMA weights", "no_amp": "no mixed precision on CUDA",
             "no_nesterov": "plain momentum", "noplots": "save no plots (labels.jpg, train_batch*.jpg, results.png, "
                                                          "PR_curve.png)",

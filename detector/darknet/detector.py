@@ -82,6 +82,12 @@ class DarknetDetector(DarknetModel):
         model.reset_head_bias()
         return model
 
+    def head_convs(self) -> list[tuple[str, torch.nn.Module, int]]:
+        """Per ``[yolo]``: (state-dict prefix, the block of the conv feeding it, its anchors);
+        rows as in ``YOLODetector.head_convs``."""
+        feeds = [self.layers[y.index].sources[0] for y in self.yolo]
+        return [(f"blocks.{i}", self.blocks[i], y.num_anchors) for i, y in zip(feeds, self.yolo)]
+
     def freeze_units(self) -> list[tuple[str, torch.nn.Module]]:
         """What ``--freeze N`` counts: the cfg layers, by index."""
         return [(f"{i} {spec.type}", block) for i, (spec, block) in enumerate(zip(self.layers, self.blocks))]

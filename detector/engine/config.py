@@ -21,6 +21,7 @@ class TrainConfig:
     cfg: str = ""                 # architecture: model YAML/name or Darknet .cfg; "" = the weights' own
     model: str = ""               # the old --model: a .pt/.weights goes to weights, anything else to cfg
     freeze: str = ""              # N (first N Darknet layers / backbone stages) or "backbone"
+    freeze_bn: bool = False       # every BatchNorm in eval mode: running statistics stay as loaded
     data: str = ""
     epochs: int = 100
     batch_size: int = 16

@@ -21,7 +21,7 @@ from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
 from .backward import backward, shared_thread
 from .config import TrainConfig
-from .finetune import freeze, frozen_eval, initial_model
+from .finetune import freeze, freeze_bn_stats, frozen_eval, initial_model
 from .hyp import augment_config, hyp_dict
 from .loss import YOLOLoss
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
@@ -134,6 +134,9 @@ class Trainer:
             n = sum(p.numel() for _, u in self.frozen for p in u.parameters())
             print(f"freeze {self.cfg.freeze}: {len(self.frozen)} units ({self.frozen[0][0]} ... {self.frozen[-1][0]}), "
                   f"{n:,} parameters fixed")
+        if self.cfg.freeze_bn and self.main:
+            n = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+            print(f"--freeze-bn: {n} batch norms keep their running statistics (their scale and shift train)")
         if self.cfg.sync_bn and self.world > 1:
             if self.device.type != "cuda":
                 raise ValueError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel)")
@@ -292,6 +295,8 @@ class Trainer:
         cfg, model = self.cfg, self.model
         model.train()
         frozen_eval(self.frozen)
+        if cfg.freeze_bn:
+            freeze_bn_stats(model)
         self.loader.set_epoch(self.epoch)
         nb = len(self.loader)
         total_steps = cfg.epochs * nb
