@@ -24,7 +24,12 @@ FLAGS = {
     "optimizer": (str, "sgd (paper, Darknet) or adamw"), "lr0": (positive_float, "initial learning rate"), "lrf": (positive_float, "final lr as a fraction of lr0"),
     "schedule": (str, "cosine, poly or linear"), "momentum": (probability, "SGD momentum"),
     "weight_decay": (nonnegative_float, "weight decay (none on BN and biases)"),
-    "warmup_epochs": (nonnegative_float, "warm-up epochs"), "box": (str, "box loss: ciou, giou or mse"),
+    "warmup_epochs": (nonnegative_float, "warm-up epochs"),
+    "loss": (str, "yolov5: means over cells and targets with the gains below; darknet: Darknet's sums, target-1 "
+                  "objectness, ignore_thresh and assignment, read from a Darknet cfg's [yolo] keys (iou_loss, "
+                  "iou_normalizer, obj_normalizer, iou_thresh, ignore_thresh, label_smooth_eps; docs/training.md); "
+                  "auto: darknet for Darknet models, else yolov5"),
+    "box": (str, "box loss: ciou, giou or mse"),
     "box_gain": (nonnegative_float, "box loss gain"), "obj_gain": (nonnegative_float, "objectness gain (x (img/640)^2)"),
     "cls_gain": (nonnegative_float, "class gain (x classes/80)"),
     "iou_thresh": (probability, "extra anchors above this IoU also learn a GT (Darknet iou_thresh)"),

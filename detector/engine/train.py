@@ -23,7 +23,7 @@ from .backward import backward, shared_thread
 from .config import TrainConfig
 from .finetune import freeze, freeze_bn_stats, frozen_eval, initial_model
 from .hyp import augment_config, hyp_dict
-from .loss import YOLOLoss
+from .loss import YOLOLoss, darknet_loss
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
 from .train_plots import plot_batch, plot_labels
 from .results_log import ResultsLog
@@ -85,6 +85,9 @@ class Trainer:
         decay = cfg.weight_decay * cfg.batch_size * self.world * self.accumulate / cfg.nbs
         self.optimizer = build_optimizer(self.model, cfg.lr0, cfg.momentum, decay, cfg.nesterov, cfg.optimizer)
         self.loss_fn = self._build_loss()
+        # yolov5's high early bias lr lets a fresh head find the objectness prior; a loaded head
+        # has it already, and 0.1 against lr0 0.001 moved a converged model's biases 100x too far
+        self.bias_lr0 = min(cfg.warmup_bias_lr, cfg.lr0) if cfg.weights else cfg.warmup_bias_lr
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.ema = ModelEMA(self.model) if cfg.ema and self.main else None
         self.epoch, self.best, self.step, self.best_epoch = 0, -1.0, 0, -1
@@ -146,6 +149,8 @@ class Trainer:
     def _build_loss(self) -> YOLOLoss:
         cfg, m = self.cfg, unwrap(self.model)
         levels = len(m.strides)
+        if cfg.loss == "darknet" or (cfg.loss == "auto" and hasattr(m, "loss_settings")):
+            return darknet_loss(m, cfg.nbs)
         # yolov5's scaling of the gains by level count, image size and class count
         return YOLOLoss(m, box=cfg.box, iou_thresh=cfg.iou_thresh, label_smoothing=cfg.label_smoothing,
                         box_gain=cfg.box_gain * 3 / levels, cls_gain=cfg.cls_gain * len(self.names) / 80 * 3 / levels,
@@ -311,7 +316,7 @@ class Trainer:
                 plot_batch(images, targets, [m.path for m in metas], self.names,
                            self.run_dir / f"train_batch{step}.jpg")
             lr = set_lr(self.optimizer, step, total_steps, warmup, lr0=cfg.lr0, schedule=cfg.schedule, lrf=cfg.lrf,
-                        momentum=cfg.momentum, warmup_momentum=cfg.warmup_momentum, warmup_bias_lr=cfg.warmup_bias_lr)
+                        momentum=cfg.momentum, warmup_momentum=cfg.warmup_momentum, warmup_bias_lr=self.bias_lr0)
             images = images.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, enabled=self.amp):
                 maps = model(images)
