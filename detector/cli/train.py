@@ -32,7 +32,9 @@ FLAGS = {
     "box": (str, "box loss: ciou, giou or mse"),
     "box_gain": (nonnegative_float, "box loss gain"), "obj_gain": (nonnegative_float, "objectness gain (x (img/640)^2)"),
     "cls_gain": (nonnegative_float, "class gain (x classes/80)"),
-    "iou_thresh": (probability, "extra anchors above this IoU also learn a GT (Darknet iou_thresh)"),
+    "iou_thresh": (probability, "extra anchors above this IoU also learn a GT (Darknet's iou_thresh); not given: "
+                                "a Darknet cfg's own (best anchor only where it has none, as yolov4-tiny), 0.213 "
+                                "for YAML models"),
     "label_smoothing": (probability, "class label smoothing"), "mosaic": (probability, "mosaic probability"),
     "workers": (nonnegative_int, "data loader workers"), "seed": (nonnegative_int, "random seed"), "device": (str, "'' (CUDA when present, else CPU), cpu, 0, 0,1 or cuda:N"),
     "project": (str, "parent folder of run folders"),

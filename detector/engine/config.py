@@ -43,7 +43,7 @@ class TrainConfig:
     box_gain: float = 0.05        # loss gains before yolov5's scaling by levels, size and classes
     obj_gain: float = 1.0
     cls_gain: float = 0.5
-    iou_thresh: float = 0.213
+    iou_thresh: float | None = None  # None: a Darknet cfg's own (none when absent), 0.213 for YAML models
     label_smoothing: float = 0.0
     ema: bool = True
     amp: bool = True              # on CUDA only

@@ -232,6 +232,18 @@ class YOLOLoss(nn.Module):
         return weight
 
 
+def model_iou_thresh(model, given: float | None) -> float | None:
+    """The assignment's ``iou_thresh``: ``given``, else a Darknet cfg's own (None, best anchor
+    only, where it has none or 1: yolov4-tiny's extra anchors never learned its truths, and
+    assigning them cost continued training AP75; docs/training.md), else 0.213 (yolov4.cfg)."""
+    if given is not None:
+        return given
+    if hasattr(model, "loss_settings"):
+        value = model.loss_settings()["iou_thresh"]
+        return value if value < 1 else None
+    return 0.213
+
+
 def darknet_loss(model, nominal_batch: int = 64) -> YOLOLoss:
     """``--loss darknet``: the loss a Darknet model's own ``[yolo]`` keys ask for (docs/training.md).
 
@@ -247,7 +259,7 @@ def darknet_loss(model, nominal_batch: int = 64) -> YOLOLoss:
     s = model.loss_settings()
     if s["iou_loss"] not in BOX_LOSSES:
         raise ValueError(f"--loss darknet: the cfg's iou_loss={s['iou_loss']} is not one of {BOX_LOSSES}")
-    return YOLOLoss(model, box=s["iou_loss"], iou_thresh=s["iou_thresh"] if s["iou_thresh"] < 1 else None,
+    return YOLOLoss(model, box=s["iou_loss"], iou_thresh=model_iou_thresh(model, None),
                     ignore_thresh=s["ignore_thresh"], label_smoothing=s["label_smooth_eps"],
                     box_gain=s["iou_normalizer"], obj_gain=s["obj_normalizer"], cls_gain=1.0,
                     balance=[1.0] * len(model.strides), obj_iou_ratio=0.0, reduction="darknet",

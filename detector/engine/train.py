@@ -23,7 +23,7 @@ from .backward import backward, shared_thread
 from .config import TrainConfig
 from .finetune import freeze, freeze_bn_stats, frozen_eval, initial_model
 from .hyp import augment_config, hyp_dict
-from .loss import YOLOLoss, darknet_loss
+from .loss import YOLOLoss, darknet_loss, model_iou_thresh
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
 from .train_plots import plot_batch, plot_labels
 from .results_log import ResultsLog
@@ -152,7 +152,8 @@ class Trainer:
         if cfg.loss == "darknet" or (cfg.loss == "auto" and hasattr(m, "loss_settings")):
             return darknet_loss(m, cfg.nbs)
         # yolov5's scaling of the gains by level count, image size and class count
-        return YOLOLoss(m, box=cfg.box, iou_thresh=cfg.iou_thresh, label_smoothing=cfg.label_smoothing,
+        return YOLOLoss(m, box=cfg.box, iou_thresh=model_iou_thresh(m, cfg.iou_thresh),
+                        label_smoothing=cfg.label_smoothing,
                         box_gain=cfg.box_gain * 3 / levels, cls_gain=cfg.cls_gain * len(self.names) / 80 * 3 / levels,
                         obj_gain=cfg.obj_gain * (cfg.img_size / 640) ** 2 * 3 / levels)
 

@@ -6,7 +6,7 @@ import torch
 
 from detector.darknet.detector import DarknetDetector
 from detector.engine import YOLOLoss
-from detector.engine.loss import darknet_loss
+from detector.engine.loss import darknet_loss, model_iou_thresh
 from detector.geometry import HeadSpec
 from detector.models import build_model
 
@@ -43,3 +43,11 @@ def test_darknet_loss_reads_the_yolo_keys_of_yolov4_tiny(shared):
     assert v4.iou_thresh == 0.213
     with pytest.raises(ValueError, match="--loss darknet: reads a Darknet cfg's"):
         darknet_loss(build_model("csppeleenet-efm-nano"))
+
+
+def test_the_assignment_follows_a_darknet_cfgs_own_iou_thresh_unless_given(shared):
+    tiny = DarknetDetector((shared / "darknet" / "yolov4-tiny.cfg").read_text(), "yolov4-tiny.cfg")
+    v4 = DarknetDetector((shared / "darknet" / "yolov4.cfg").read_text(), "yolov4.cfg")
+    yaml_model = build_model("csppeleenet-efm-nano")
+    assert [model_iou_thresh(m, None) for m in (tiny, v4, yaml_model)] == [None, 0.213, 0.213]
+    assert model_iou_thresh(tiny, 0.3) == 0.3
