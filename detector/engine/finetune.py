@@ -134,13 +134,18 @@ def with_classes(model: nn.Module, names: list[str]) -> tuple[nn.Module, list[st
 
 def initial_model(weights: str, cfg: str, names: list[str]) -> tuple[nn.Module, str | None]:
     """The model a new run starts from, and (when it starts from weights) lines saying how many
-    tensors were loaded, how many head tensors rebuilt and which classes the head kept."""
+    tensors were loaded, how many head tensors rebuilt and which classes the head kept. The
+    model's ``knows_classes`` says whether it starts from weights that know every class by name."""
     check_sources(weights, cfg)
     if not weights:
         model, _, _, _ = with_classes(load_detector(cfg), names)
         model.reset_head_bias()  # a Darknet cfg's head starts at the same prior as a YAML head
+        model.knows_classes = False
         return model, None
-    model, loaded, rebuilt, line = with_classes(load_pretrained(weights, cfg), names)
+    source = load_pretrained(weights, cfg)
+    known = not unnamed(list(source.names)) and None not in class_sources(list(source.names), list(names))
+    model, loaded, rebuilt, line = with_classes(source, names)
+    model.knows_classes = known
     report = f"weights {weights}: {len(loaded)} tensors loaded, {len(rebuilt)} re-initialised"
     if rebuilt:
         report += (f" (the head for {len(names)} classes: {', '.join(rebuilt[:4])}"

@@ -232,15 +232,15 @@ class YOLOLoss(nn.Module):
         return weight
 
 
-def model_iou_thresh(model, given: float | None) -> float | None:
-    """The assignment's ``iou_thresh``: ``given``, else a Darknet cfg's own (None, best anchor
-    only, where it has none or 1: yolov4-tiny's extra anchors never learned its truths, and
-    assigning them cost continued training AP75; docs/training.md), else 0.213 (yolov4.cfg)."""
+def model_iou_thresh(model, given: float | None, continued: bool = True) -> float | None:
+    """The assignment's ``iou_thresh``: ``given``, else, when a Darknet model goes on training
+    on classes it knows (``continued``), its cfg's own (1, best anchor only, where it has none: yolov4-tiny's other anchors never learned those truths, and assigning them cost
+    continued training AP75; docs/training.md), else 0.213 (yolov4.cfg: more positives, which
+    a model learning new classes or starting from scratch needs)."""
     if given is not None:
         return given
-    if hasattr(model, "loss_settings"):
-        value = model.loss_settings()["iou_thresh"]
-        return value if value < 1 else None
+    if continued and hasattr(model, "loss_settings"):
+        return model.loss_settings()["iou_thresh"]  # 1 (Darknet's default): no shape IoU exceeds it
     return 0.213
 
 

@@ -84,6 +84,9 @@ class Trainer:
         self.accumulate = max(round(cfg.nbs / (cfg.batch_size * self.world)), 1)
         decay = cfg.weight_decay * cfg.batch_size * self.world * self.accumulate / cfg.nbs
         self.optimizer = build_optimizer(self.model, cfg.lr0, cfg.momentum, decay, cfg.nesterov, cfg.optimizer)
+        if cfg.iou_thresh is None:  # resolved once, so opt.yaml, hyp.yaml and --resume hold the value used
+            m = unwrap(self.model)
+            cfg.iou_thresh = model_iou_thresh(m, None, getattr(m, "knows_classes", False))
         self.loss_fn = self._build_loss()
         # yolov5's high early bias lr lets a fresh head find the objectness prior; a loaded head
         # has it already, and 0.1 against lr0 0.001 moved a converged model's biases 100x too far
@@ -152,7 +155,7 @@ class Trainer:
         if cfg.loss == "darknet" or (cfg.loss == "auto" and hasattr(m, "loss_settings")):
             return darknet_loss(m, cfg.nbs)
         # yolov5's scaling of the gains by level count, image size and class count
-        return YOLOLoss(m, box=cfg.box, iou_thresh=model_iou_thresh(m, cfg.iou_thresh),
+        return YOLOLoss(m, box=cfg.box, iou_thresh=cfg.iou_thresh,
                         label_smoothing=cfg.label_smoothing,
                         box_gain=cfg.box_gain * 3 / levels, cls_gain=cfg.cls_gain * len(self.names) / 80 * 3 / levels,
                         obj_gain=cfg.obj_gain * (cfg.img_size / 640) ** 2 * 3 / levels)

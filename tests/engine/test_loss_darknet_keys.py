@@ -37,7 +37,7 @@ def test_darknet_reduction_sums_cells_targets_and_classes_per_nominal_batch():
 def test_darknet_loss_reads_the_yolo_keys_of_yolov4_tiny(shared):
     model = DarknetDetector((shared / "darknet" / "yolov4-tiny.cfg").read_text(), "yolov4-tiny.cfg")
     loss = darknet_loss(model, nominal_batch=64)
-    assert (loss.box, loss.iou_thresh, loss.ignore_thresh, loss.obj_iou_ratio) == ("ciou", None, 0.7, 0.0)
+    assert (loss.box, loss.iou_thresh, loss.ignore_thresh, loss.obj_iou_ratio) == ("ciou", 1.0, 0.7, 0.0)
     assert loss.gains == (0.07, 1.0, 1.0) and loss.balance == [1.0, 1.0] and loss.reduction == "darknet"
     v4 = darknet_loss(DarknetDetector((shared / "darknet" / "yolov4.cfg").read_text(), "yolov4.cfg"))
     assert v4.iou_thresh == 0.213
@@ -49,5 +49,6 @@ def test_the_assignment_follows_a_darknet_cfgs_own_iou_thresh_unless_given(share
     tiny = DarknetDetector((shared / "darknet" / "yolov4-tiny.cfg").read_text(), "yolov4-tiny.cfg")
     v4 = DarknetDetector((shared / "darknet" / "yolov4.cfg").read_text(), "yolov4.cfg")
     yaml_model = build_model("csppeleenet-efm-nano")
-    assert [model_iou_thresh(m, None) for m in (tiny, v4, yaml_model)] == [None, 0.213, 0.213]
+    assert [model_iou_thresh(m, None) for m in (tiny, v4, yaml_model)] == [1.0, 0.213, 0.213]
+    assert model_iou_thresh(tiny, None, continued=False) == 0.213  # from scratch or new classes: more positives
     assert model_iou_thresh(tiny, 0.3) == 0.3

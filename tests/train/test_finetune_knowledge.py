@@ -118,6 +118,11 @@ def test_a_training_run_says_which_classes_the_head_kept(darknet80, tmp_path, ca
     out = capsys.readouterr().out
     assert "head: kept 2 of 3 classes from the model (person, Car), 1 new (star)" in out
     assert t.model.names == ["person", "Car", "star"] and t.model.num_classes == 3
+    assert t.cfg.iou_thresh == 0.213  # a new class to learn: extra anchors give it more positives
+
+    data.write_text(yaml.safe_dump(dict(yaml.safe_load(data.read_text()), names=["person", "Car", "dog"])))
+    t = Trainer(tiny_cfg(data, tmp_path, model="", weights=str(weights), cfg=str(cfg), img_size=96, epochs=1))
+    assert t.cfg.iou_thresh == 1.0  # classes it knows: the cfg's own assignment (no iou_thresh: best anchor only)
 
 
 def test_freeze_bn_keeps_running_statistics_while_the_weights_train(shipped, tiny_data, tmp_path, capsys):
