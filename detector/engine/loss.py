@@ -16,7 +16,8 @@ Choices, each one of the options those sources offer:
   also for one class, as Darknet does.
 - Reduction: per level, box and class losses are means over assigned targets, objectness a mean
   over all cells weighted by ``balance``; the sum of the three, each times its gain, is multiplied
-  by the batch size (yolov5).
+  by the batch size (yolov5). ``reduction="darknet"`` (``--loss darknet``, ``darknet_loss``):
+  sums over targets, cells and classes, divided by the nominal batch, as Darknet's deltas are.
 """
 from __future__ import annotations
 
@@ -234,7 +235,8 @@ class YOLOLoss(nn.Module):
 
 def model_iou_thresh(model, given: float | None, continued: bool = True) -> float | None:
     """The assignment's ``iou_thresh``: ``given``, else, when a Darknet model goes on training
-    on classes it knows (``continued``), its cfg's own (1, best anchor only, where it has none: yolov4-tiny's other anchors never learned those truths, and assigning them cost
+    on classes it knows (``continued``), its cfg's own (1, best anchor only, where it has none:
+    yolov4-tiny's other anchors never learned those truths, and assigning them cost
     continued training AP75; docs/training.md), else 0.213 (yolov4.cfg: more positives, which
     a model learning new classes or starting from scratch needs)."""
     if given is not None:
