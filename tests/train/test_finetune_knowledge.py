@@ -145,7 +145,7 @@ def test_continued_training_of_the_converged_shipped_model_keeps_its_ap(shipped,
     """2 epochs at lr0 0.001 on the shipped model's own data (the first 64 training and 64
     validation images of its recipe; 8 steps of 16) cost it no more than 0.005 AP. Measured when
     chosen: +0.004 / +0.008 (seeds 0 / 1); before loaded biases stopped warming up from
-    warmup_bias_lr 0.1 (100x lr0), -0.004 / -0.007."""
+    warmup_bias_lr 0.1 (100x lr0), -0.004 / -0.007. Seed 1 is the one that old warm-up fails."""
     from detector.data.synthetic_defaults import RECIPE
     from detector.engine.train import TrainConfig
 
@@ -155,7 +155,7 @@ def test_continued_training_of_the_converged_shipped_model_keeps_its_ap(shipped,
     ds = build_dataset(load_data_config(str(data)), "val", img_size=size, augment=False)
     before = evaluate_model(load_detector(shipped), create_dataloader(ds, 16, shuffle=False, workers=0))
     cfg = TrainConfig(weights=str(shipped), data=str(data), epochs=2, lr0=0.001, img_size=size, batch_size=16, nbs=16,
-                      workers=0, plots=False, project=str(tmp_path / "runs"))
+                      workers=0, plots=False, project=str(tmp_path / "runs"), seed=1)
     after = Trainer(cfg).fit()
     print(f"AP {before['AP']:.4f} -> {after['AP']:.4f}, AP75 {before['AP75']:.4f} -> {after['AP75']:.4f}")
     assert before["AP"] > 0.5
