@@ -24,10 +24,17 @@ FLAGS = {
     "optimizer": (str, "sgd (paper, Darknet) or adamw"), "lr0": (positive_float, "initial learning rate"), "lrf": (positive_float, "final lr as a fraction of lr0"),
     "schedule": (str, "cosine, poly or linear"), "momentum": (probability, "SGD momentum"),
     "weight_decay": (nonnegative_float, "weight decay (none on BN and biases)"),
-    "warmup_epochs": (nonnegative_float, "warm-up epochs"), "box": (str, "box loss: ciou, giou or mse"),
+    "warmup_epochs": (nonnegative_float, "warm-up epochs"),
+    "loss": (str, "yolov5: means over cells and targets with the gains below; darknet: Darknet's sums, target-1 "
+                  "objectness, ignore_thresh and assignment, read from a Darknet cfg's [yolo] keys (iou_loss, "
+                  "iou_normalizer, obj_normalizer, iou_thresh, ignore_thresh, label_smooth_eps; docs/training.md); "
+                  "auto: darknet for Darknet models, else yolov5"),
+    "box": (str, "box loss: ciou, giou or mse"),
     "box_gain": (nonnegative_float, "box loss gain"), "obj_gain": (nonnegative_float, "objectness gain (x (img/640)^2)"),
     "cls_gain": (nonnegative_float, "class gain (x classes/80)"),
-    "iou_thresh": (probability, "extra anchors above this IoU also learn a GT (Darknet iou_thresh)"),
+    "iou_thresh": (probability, "extra anchors above this IoU also learn a GT (Darknet's iou_thresh); not given: "
+                                "a Darknet cfg's own (best anchor only where it has none, as yolov4-tiny), 0.213 "
+                                "for YAML models"),
     "label_smoothing": (probability, "class label smoothing"), "mosaic": (probability, "mosaic probability"),
     "workers": (nonnegative_int, "data loader workers"), "seed": (nonnegative_int, "random seed"), "device": (str, "'' (CUDA when present, else CPU), cpu, 0, 0,1 or cuda:N"),
     "project": (str, "parent folder of run folders"),
@@ -35,7 +42,10 @@ FLAGS = {
     "val_interval": (positive_int, "validate every N epochs"),
     "patience": (nonnegative_int, "stop after N epochs without a better fitness (0: never), as yolov5"),
 }
-SWITCHES = {"multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
+SWITCHES = {"freeze_bn": "keep every BatchNorm's running mean and variance as loaded (BN layers in eval mode; "
+                         "their scale and shift still train): small fine-tuning batches then cannot shift "
+                         "the statistics a model was trained with",
+            "multi_scale": "random input size per batch (0.5-1.5x)", "sync_bn": "SyncBatchNorm under DDP (CUDA)",
             "no_ema": "train without EMA weights", "no_amp": "no mixed precision on CUDA",
             "no_nesterov": "plain momentum", "noplots": "save no plots (labels.jpg, train_batch*.jpg, results.png, "
                                                          "PR_curve.png)",

@@ -64,6 +64,15 @@ class DarknetDetector(DarknetModel):
         """The exponent of DIoU-NMS's distance term (Darknet's ``beta_nms``, default 0.6)."""
         return self._last_yolo.get_float("beta_nms", 0.6) if self.yolo else 1.0
 
+    def loss_settings(self) -> dict:
+        """The training keys of the first ``[yolo]`` with Darknet's defaults (parser.c): what
+        ``--loss darknet`` reads. iou_thresh 1 means no extra anchors, max_delta inf no clip."""
+        sec = self.layers[self.yolo[0].index].section
+        floats = {"iou_normalizer": 0.75, "cls_normalizer": 1.0, "obj_normalizer": 1.0, "iou_thresh": 1.0,
+                  "ignore_thresh": 0.5, "truth_thresh": 1.0, "max_delta": float("inf"), "label_smooth_eps": 0.0}
+        out = {key: sec.get_float(key, default) for key, default in floats.items()}
+        return {**out, "iou_loss": sec.get_str("iou_loss", "mse").lower()}
+
     @property
     def _last_yolo(self):
         return self.layers[self.yolo[-1].index].section
@@ -81,6 +90,12 @@ class DarknetDetector(DarknetModel):
         model = DarknetDetector(set_classes(self.cfg_text, len(names), self.cfg.source), self.cfg.source, names=names)
         model.reset_head_bias()
         return model
+
+    def head_convs(self) -> list[tuple[str, torch.nn.Module, int]]:
+        """Per ``[yolo]``: (state-dict prefix, the block of the conv feeding it, its anchors);
+        rows as in ``YOLODetector.head_convs``."""
+        feeds = [self.layers[y.index].sources[0] for y in self.yolo]
+        return [(f"blocks.{i}", self.blocks[i], y.num_anchors) for i, y in zip(feeds, self.yolo)]
 
     def freeze_units(self) -> list[tuple[str, torch.nn.Module]]:
         """What ``--freeze N`` counts: the cfg layers, by index."""

@@ -37,6 +37,18 @@ def _key(name: str) -> str:
     return "".join(ch for ch in str(name).lower() if ch.isalnum())
 
 
+# Spellings of one class that _key does not fold together: Darknet's (VOC's) beside COCO's, and
+# the everyday "hair dryer" beside COCO's own "hair drier".
+_SYNONYMS = {**{_key(b): _key(a) for a, b in _OFFICIAL.items()}, "hairdryer": "hairdrier", "television": "tvmonitor"}
+
+
+def class_key(name: str) -> str:
+    """The one key two spellings of a class share: case, spaces, underscores and hyphens aside,
+    and COCO's and Darknet's names as synonyms (motorcycle/motorbike, tv/tvmonitor, ...)."""
+    key = _key(name)
+    return _SYNONYMS.get(key, key)
+
+
 def is_coco80(names: Sequence[str]) -> bool:
     """Whether ``names`` are COCO's 80 classes in order, in COCO's or Darknet's naming (case,
     spaces and underscores aside)."""

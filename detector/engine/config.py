@@ -11,6 +11,7 @@ from pathlib import Path
 DEFAULT_ARCH = "csppeleenet-efm"
 WEIGHT_SUFFIXES = (".pt", ".weights")
 CACHE_MODES = ("", "ram", "disk")
+LOSSES = ("yolov5", "darknet", "auto")
 
 
 @dataclass
@@ -21,6 +22,7 @@ class TrainConfig:
     cfg: str = ""                 # architecture: model YAML/name or Darknet .cfg; "" = the weights' own
     model: str = ""               # the old --model: a .pt/.weights goes to weights, anything else to cfg
     freeze: str = ""              # N (first N Darknet layers / backbone stages) or "backbone"
+    freeze_bn: bool = False       # every BatchNorm in eval mode: running statistics stay as loaded
     data: str = ""
     epochs: int = 100
     batch_size: int = 16
@@ -36,11 +38,12 @@ class TrainConfig:
     warmup_epochs: float = 3.0
     warmup_momentum: float = 0.8
     warmup_bias_lr: float = 0.1
+    loss: str = "yolov5"          # yolov5 (gains below), darknet (the cfg's [yolo] keys), auto (darknet for a .cfg)
     box: str = "ciou"
     box_gain: float = 0.05        # loss gains before yolov5's scaling by levels, size and classes
     obj_gain: float = 1.0
     cls_gain: float = 0.5
-    iou_thresh: float = 0.213
+    iou_thresh: float | None = None  # None: a Darknet cfg's own (none when absent), 0.213 for YAML models
     label_smoothing: float = 0.0
     ema: bool = True
     amp: bool = True              # on CUDA only
@@ -72,6 +75,8 @@ class TrainConfig:
             self.cfg = DEFAULT_ARCH
         if self.cache not in CACHE_MODES:
             raise ValueError(f"--cache {self.cache}: choose ram or disk")
+        if self.loss not in LOSSES:
+            raise ValueError(f"--loss {self.loss}: choose {', '.join(LOSSES)}")
         if self.rect and self.multi_scale:
             raise ValueError("--rect and --multi-scale: choose one (rectangular batches have one shape each)")
 

@@ -4,7 +4,9 @@ yolov5's conventions: ``--cfg X.yaml|X.cfg`` alone is an architecture trained fr
 ``--weights X.pt|X.weights|NAME`` starts from those weights (``--cfg`` names the Darknet cfg
 of a ``.weights``). When the data has other classes than the weights, the head is rebuilt for
 them (YAML models: the head's output convs; Darknet: ``classes=`` and the conv feeding each
-``[yolo]``, rewritten in the cfg text) and every other tensor is copied.
+``[yolo]``, rewritten in the cfg text) and every other tensor is copied; in the head, the box
+and objectness rows and the rows of every class the model knows by name are copied too, so
+fine-tuning on person, car and dog starts from what a COCO model knows of them.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..data.coco import class_key
 from ..models.loading import YAML_SUFFIXES, load_detector
 from .config import WEIGHT_SUFFIXES
 
@@ -42,15 +45,16 @@ def load_pretrained(weights: str, cfg: str = "") -> nn.Module:
                          "the class count itself)") from None
 
 
-def transfer_state(source: nn.Module, target: nn.Module) -> tuple[list[str], list[str]]:
-    """Copy each tensor of ``source``'s state into ``target`` where name and shape agree.
+def transfer_state(source: nn.Module, target: nn.Module, skip: tuple[str, ...] = ()) -> tuple[list[str], list[str]]:
+    """Copy each tensor of ``source``'s state into ``target`` where name and shape agree, except
+    names under a prefix in ``skip``.
 
-    Returns (loaded, reinitialised): the names of ``target``'s state entries in each group."""
+    Returns (loaded, not loaded): the names of ``target``'s state entries in each group."""
     src = source.state_dict()
     loaded, fresh = [], []
     with torch.no_grad():
         for name, value in target.state_dict().items():
-            if name in src and src[name].shape == value.shape:
+            if name in src and src[name].shape == value.shape and not name.startswith(skip):
                 value.copy_(src[name])
                 loaded.append(name)
             else:
@@ -58,29 +62,95 @@ def transfer_state(source: nn.Module, target: nn.Module) -> tuple[list[str], lis
     return loaded, fresh
 
 
-def with_classes(model: nn.Module, names: list[str]) -> tuple[nn.Module, list[str], list[str]]:
-    """``model`` with a head for ``names`` and every other tensor kept: (model, loaded,
-    reinitialised). Unchanged (all loaded) when the class count already fits."""
-    if model.num_classes == len(names):
-        return model, list(model.state_dict()), []
+def unnamed(names: list[str]) -> bool:
+    """Whether ``names`` are the placeholders a model without a names file gets (class0, ...)."""
+    return all(n == f"class{i}" for i, n in enumerate(names))
+
+
+def class_sources(model_names: list[str], names: list[str]) -> list[int | None]:
+    """For each of ``names``, the index of the same class among ``model_names`` (``class_key``:
+    case, spacing and COCO's and Darknet's spellings aside), or None for a new class. A model
+    whose classes are unnamed placeholders keeps them by position when the counts agree."""
+    if unnamed(model_names) and len(model_names) == len(names):
+        return list(range(len(names)))
+    index: dict[str, int] = {}
+    for i, name in enumerate(model_names):
+        index.setdefault(class_key(name), i)
+    return [index.get(class_key(name)) for name in names]
+
+
+@torch.no_grad()
+def copy_head_rows(source: nn.Module, target: nn.Module, sources: list[int | None]) -> None:
+    """Copy, per level and anchor, ``source``'s box and objectness rows and the class rows that
+    ``sources`` names into ``target``'s head (every tensor of the output conv's block whose
+    first dimension is its rows: weight, bias, a batch norm's). Other rows keep their fresh
+    values. Raises ValueError where the two heads' levels or anchors differ."""
+    theirs, ours = source.head_convs(), target.head_convs()
+    pairs = list(zip(theirs, ours))
+    if len(theirs) != len(ours) or any(a[2] != b[2] for a, b in pairs):
+        raise ValueError("the model's head and the rebuilt one differ in levels or anchors")
+    no_src, no_dst = 5 + source.num_classes, 5 + len(sources)
+    kept = [(c, k) for c, k in enumerate(sources) if k is not None]
+    for (_, src, anchors), (_, dst, _) in pairs:
+        rows_src, rows_dst = [], []
+        for a in range(anchors):
+            rows_src += [a * no_src + r for r in range(5)] + [a * no_src + 5 + k for _, k in kept]
+            rows_dst += [a * no_dst + r for r in range(5)] + [a * no_dst + 5 + c for c, _ in kept]
+        old = src.state_dict()
+        for name, value in dst.state_dict().items():
+            if value.ndim and value.shape[0] == anchors * no_dst and old[name].shape[1:] == value.shape[1:]:
+                value[rows_dst] = old[name][rows_src].to(value.dtype)
+
+
+def head_line(model_names: list[str], names: list[str], sources: list[int | None]) -> str:
+    """"head: kept 3 of 3 classes from the model (person, car, dog), 0 new" (or by position)."""
+    def listed(items: list[str]) -> str:
+        return f" ({', '.join(items[:8])}{', ...' if len(items) > 8 else ''})" if items else ""
+
+    kept = [n for n, k in zip(names, sources) if k is not None]
+    new = [n for n, k in zip(names, sources) if k is None]
+    if unnamed(model_names) and len(model_names) == len(names):
+        return (f"head: the model's {len(names)} classes have no names (class0, ...); kept all of them by position "
+                f"as{listed(names)}")
+    return f"head: kept {len(kept)} of {len(names)} classes from the model{listed(kept)}, {len(new)} new{listed(new)}"
+
+
+def with_classes(model: nn.Module, names: list[str]) -> tuple[nn.Module, list[str], list[str], str]:
+    """``model`` with a head for ``names``: (model, loaded, rebuilt head tensors, head line).
+
+    Every tensor outside the head is kept; in the head, the box and objectness rows and the
+    rows of classes the model already knows (matched by name, ``class_sources``), so only new
+    classes start afresh. Unchanged (all loaded) when the classes are the model's, in order."""
+    sources = class_sources(list(model.names), list(names))
+    line = head_line(list(model.names), list(names), sources)
+    if model.num_classes == len(names) and sources == list(range(len(names))):
+        return model, list(model.state_dict()), [], line
     new = model.with_classes(list(names))
-    loaded, fresh = transfer_state(model, new)
-    return new, loaded, fresh
+    heads = tuple(prefix + "." for prefix, _, _ in new.head_convs())
+    loaded, rebuilt = transfer_state(model, new, skip=heads)
+    copy_head_rows(model, new, sources)
+    return new, loaded, rebuilt, line
 
 
 def initial_model(weights: str, cfg: str, names: list[str]) -> tuple[nn.Module, str | None]:
-    """The model a new run starts from, and (when it starts from weights) a line saying how
-    many tensors were loaded and how many re-initialised."""
+    """The model a new run starts from, and (when it starts from weights) lines saying how many
+    tensors were loaded, how many head tensors rebuilt and which classes the head kept. The
+    model's ``knows_classes`` says whether it starts from weights that know every class by name."""
     check_sources(weights, cfg)
     if not weights:
-        model, _, _ = with_classes(load_detector(cfg), names)
+        model, _, _, _ = with_classes(load_detector(cfg), names)
         model.reset_head_bias()  # a Darknet cfg's head starts at the same prior as a YAML head
+        model.knows_classes = False
         return model, None
-    model, loaded, fresh = with_classes(load_pretrained(weights, cfg), names)
-    line = f"weights {weights}: {len(loaded)} tensors loaded, {len(fresh)} re-initialised"
-    if fresh:
-        line += f" (the head for {len(names)} classes: {', '.join(fresh[:4])}{', ...' if len(fresh) > 4 else ''})"
-    return model, line
+    source = load_pretrained(weights, cfg)
+    known = not unnamed(list(source.names)) and None not in class_sources(list(source.names), list(names))
+    model, loaded, rebuilt, line = with_classes(source, names)
+    model.knows_classes = known
+    report = f"weights {weights}: {len(loaded)} tensors loaded, {len(rebuilt)} re-initialised"
+    if rebuilt:
+        report += (f" (the head for {len(names)} classes: {', '.join(rebuilt[:4])}"
+                   f"{', ...' if len(rebuilt) > 4 else ''}; rows of known classes kept)")
+    return model, f"{report}\n{line}"
 
 
 def parse_freeze(value: str) -> int | str:
@@ -117,3 +187,13 @@ def frozen_eval(units: list[tuple[str, nn.Module]]) -> None:
     for _, module in units:
         module.eval()
 
+
+
+def freeze_bn_stats(model: nn.Module) -> int:
+    """``--freeze-bn``: every batch norm in eval mode (after ``model.train()``), so it normalises
+    with its running statistics and never updates them; its weight and bias still train.
+    Returns how many there are."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.eval()
+    return len(norms)

@@ -83,4 +83,5 @@ def augment_config(cfg) -> AugmentConfig:
 def hyp_dict(cfg) -> dict:
     """A TrainConfig's optimiser, loss and augmentation settings in yolov5's hyp.yaml order
     (``--hyp`` reads it back)."""
-    return {**{k: getattr(cfg, k) for k in (*OPTIM_KEYS, *LOSS_KEYS)}, **asdict(augment_config(cfg))}
+    keys = [k for k in (*OPTIM_KEYS, *LOSS_KEYS) if getattr(cfg, k) is not None]  # None: the model's own
+    return {**{k: getattr(cfg, k) for k in keys}, **asdict(augment_config(cfg))}

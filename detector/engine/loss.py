@@ -16,7 +16,8 @@ Choices, each one of the options those sources offer:
   also for one class, as Darknet does.
 - Reduction: per level, box and class losses are means over assigned targets, objectness a mean
   over all cells weighted by ``balance``; the sum of the three, each times its gain, is multiplied
-  by the batch size (yolov5).
+  by the batch size (yolov5). ``reduction="darknet"`` (``--loss darknet``, ``darknet_loss``):
+  sums over targets, cells and classes, divided by the nominal batch, as Darknet's deltas are.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from ..geometry.decode import HeadSpec, decode_boxes
 from .assign import LevelTargets, assign_targets, check_targets
 
 BOX_LOSSES = ("ciou", "giou", "mse")
+REDUCTIONS = ("yolov5", "darknet")
 # yolov5's per-level objectness weights for P3, P4, P5, keyed by stride so that a two-level head
 # (tiny-PRN at strides 16, 32) gets the weights of those strides, not of P3 and P4.
 BALANCE_BY_STRIDE = {8: 4.0, 16: 1.0, 32: 0.4, 64: 0.1, 128: 0.02}
@@ -85,8 +87,14 @@ class YOLOLoss(nn.Module):
     def __init__(self, model, *, box: str = "ciou", iou_thresh: float | None = 0.213,
                  ignore_thresh: float | None = None, label_smoothing: float = 0.0,
                  box_gain: float = 0.05, obj_gain: float = 1.0, cls_gain: float = 0.5,
-                 balance: Sequence[float] | None = None, obj_iou_ratio: float = 1.0):
+                 balance: Sequence[float] | None = None, obj_iou_ratio: float = 1.0,
+                 reduction: str = "yolov5", nominal_batch: int = 64):
         super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"YOLOLoss: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        # darknet: sums over cells, targets and classes, times the gains (the cfg's normalizers),
+        # divided by the nominal batch: Darknet's deltas and its learning_rate / batch.
+        self.reduction, self.nominal_batch = reduction, int(nominal_batch)
         self.spec = head_spec(model)
         n = len(self.spec.strides)
         if box not in BOX_LOSSES:
@@ -130,17 +138,22 @@ class YOLOLoss(nn.Module):
             if len(t):
                 ps = p[t.b, t.a, t.gy, t.gx].float()  # [n, 5 + nc]
                 box_l, quality = self.box_loss(ps, t, level, img_size)
-                lbox = lbox + box_l
-                lcls = lcls + self.class_loss(ps[:, 5:], t.cls)
+                lbox = lbox + self._reduce(box_l)
+                lcls = lcls + self._reduce(self.class_loss(ps[:, 5:], t.cls))
                 # Two GTs may share a cell and anchor: keep the higher target, which is
                 # order-free (a plain scatter would keep whichever write lands last).
                 target = (1.0 - self.obj_iou_ratio) + self.obj_iou_ratio * quality.detach().clamp(min=0)
                 flat = ((t.b * tobj.shape[1] + t.a) * tobj.shape[2] + t.gy) * tobj.shape[3] + t.gx
                 tobj.view(-1).scatter_reduce_(0, flat, target, reduce="amax")
             weight = None if self.ignore_thresh is None else self.obj_weight(p, t, targets, level, img_size)
-            lobj = lobj + self.objectness_loss(p[..., 4].float(), tobj, weight) * self.balance[level]
+            lobj = lobj + self.objectness_loss(p[..., 4].float(), tobj, weight, self.reduction) * self.balance[level]
         items = torch.stack([lbox * self.gains[0], lobj * self.gains[1], lcls * self.gains[2]])
+        if self.reduction == "darknet":  # items per image, for the progress bar; the total per nominal batch
+            return items.sum() / self.nominal_batch, items.detach() / bs
         return items.sum() * bs, items.detach()
+
+    def _reduce(self, values: torch.Tensor) -> torch.Tensor:
+        return values.sum() if self.reduction == "darknet" else values.mean()
 
     def check_maps(self, maps: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """One map per level, each [B, A_l * (5 + nc), H_l, W_l] with the same B."""
@@ -156,13 +169,13 @@ class YOLOLoss(nn.Module):
 
     def box_loss(self, ps: torch.Tensor, t: LevelTargets, level: int,
                  img_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Assigned predictions ps [n, 5 + nc] -> (mean box loss [], box quality [n] for objectness)."""
+        """Assigned predictions ps [n, 5 + nc] -> (box loss per target [n], box quality [n] for objectness)."""
         stride, k, new = self.spec.strides[level], self.spec.scale_x_y[level], self.spec.new_coords
         anchor = t.anchor.to(ps.dtype)
         pbox = decode_cells(ps[:, :4], t.gx, t.gy, anchor, stride, k, new)
         if self.box != "mse":
             iou = bbox_iou(pbox, t.box, self.box)
-            return (1.0 - iou).mean(), iou
+            return 1.0 - iou, iou
         # Darknet's delta_yolo_box: xy compared after the logistic (and scale_x_y) as offsets in
         # the cell, wh as raw logs of size / anchor (new_coords: v = sqrt(size / anchor) / 2, the
         # inverse of (2 v)^2); weight 2 - w * h favours small boxes.
@@ -174,21 +187,26 @@ class YOLOLoss(nn.Module):
         err = ((pxy - txy) ** 2).sum(1) + ((ps[:, 2:4] - twh) ** 2).sum(1)
         with torch.no_grad():
             iou = bbox_iou(pbox, t.box, "iou")
-        return ((2.0 - area) * err).mean(), iou
+        half = 0.5 if self.reduction == "darknet" else 1.0  # Darknet's delta is the gradient of err / 2
+        return half * (2.0 - area) * err, iou
 
     def class_loss(self, logits: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
-        """Class logits [n, nc] and indices [n] -> mean BCE [] with label smoothing."""
+        """Class logits [n, nc] and indices [n] -> BCE [n, nc] with label smoothing."""
         target = torch.full_like(logits, self.cls_neg)
         target[torch.arange(len(cls), device=logits.device), cls] = self.cls_pos
-        return F.binary_cross_entropy_with_logits(logits, target)
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="none")
 
     @staticmethod
-    def objectness_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-        """Objectness logits and targets [B, A, H, W] -> mean BCE [] over the cells kept by weight."""
-        if weight is None:
-            return F.binary_cross_entropy_with_logits(logits, target)
+    def objectness_loss(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                        reduction: str = "yolov5") -> torch.Tensor:
+        """Objectness logits and targets [B, A, H, W] -> BCE [] over the cells kept by weight: their
+        mean (yolov5) or sum (darknet)."""
         bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return (bce * weight).sum() / weight.sum().clamp(min=1)
+        if weight is not None:
+            bce = bce * weight
+        if reduction == "darknet":
+            return bce.sum()
+        return bce.mean() if weight is None else bce.sum() / weight.sum().clamp(min=1)
 
     def obj_weight(self, p: torch.Tensor, t: LevelTargets, targets: torch.Tensor, level: int,
                    img_size: tuple[int, int]) -> torch.Tensor:
@@ -213,3 +231,38 @@ class YOLOLoss(nn.Module):
             weight = weight.view(bs, na, gh, gw)
             weight[t.b, t.a, t.gy, t.gx] = 1.0  # assigned predictions always learn
         return weight
+
+
+def model_iou_thresh(model, given: float | None, continued: bool = True) -> float | None:
+    """The assignment's ``iou_thresh``: ``given``, else, when a Darknet model goes on training
+    on classes it knows (``continued``), its cfg's own (1, best anchor only, where it has none:
+    yolov4-tiny's other anchors never learned those truths, and assigning them cost
+    continued training AP75; docs/training.md), else 0.213 (yolov4.cfg: more positives, which
+    a model learning new classes or starting from scratch needs)."""
+    if given is not None:
+        return given
+    if continued and hasattr(model, "loss_settings"):
+        return model.loss_settings()["iou_thresh"]  # 1 (Darknet's default): no shape IoU exceeds it
+    return 0.213
+
+
+def darknet_loss(model, nominal_batch: int = 64) -> YOLOLoss:
+    """``--loss darknet``: the loss a Darknet model's own ``[yolo]`` keys ask for (docs/training.md).
+
+    Darknet's deltas are sums over cells, targets and classes divided by the batch; box by
+    ``iou_loss`` times ``iou_normalizer``, objectness target 1 (not the IoU) times
+    ``obj_normalizer``, no weight per level; ``iou_thresh`` < 1 adds anchors, ``ignore_thresh``
+    silences good unassigned predictions, ``label_smooth_eps`` smooths as yolov5 does. Not
+    reproduced: ``max_delta`` clipping, ``cls_normalizer`` (Darknet applies it only with
+    ``counters_per_class``), and Darknet's box deltas, which skip the logistic's derivative."""
+    if not hasattr(model, "loss_settings"):
+        raise ValueError("--loss darknet: reads a Darknet cfg's [yolo] keys; this model is a YAML model "
+                         "(use --loss yolov5)")
+    s = model.loss_settings()
+    if s["iou_loss"] not in BOX_LOSSES:
+        raise ValueError(f"--loss darknet: the cfg's iou_loss={s['iou_loss']} is not one of {BOX_LOSSES}")
+    return YOLOLoss(model, box=s["iou_loss"], iou_thresh=model_iou_thresh(model, None),
+                    ignore_thresh=s["ignore_thresh"], label_smoothing=s["label_smooth_eps"],
+                    box_gain=s["iou_normalizer"], obj_gain=s["obj_normalizer"], cls_gain=1.0,
+                    balance=[1.0] * len(model.strides), obj_iou_ratio=0.0, reduction="darknet",
+                    nominal_batch=nominal_batch)

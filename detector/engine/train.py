@@ -21,9 +21,9 @@ from ..models.checkpoint import atomic_save, checkpoint_dict, load_checkpoint
 from ..models.loading import model_from_arch
 from .backward import backward, shared_thread
 from .config import TrainConfig
-from .finetune import freeze, frozen_eval, initial_model
+from .finetune import freeze, freeze_bn_stats, frozen_eval, initial_model
 from .hyp import augment_config, hyp_dict
-from .loss import YOLOLoss
+from .loss import YOLOLoss, darknet_loss, model_iou_thresh
 from .optim import ModelEMA, build_optimizer, set_lr, unwrap
 from .train_plots import plot_batch, plot_labels
 from .results_log import ResultsLog
@@ -84,7 +84,13 @@ class Trainer:
         self.accumulate = max(round(cfg.nbs / (cfg.batch_size * self.world)), 1)
         decay = cfg.weight_decay * cfg.batch_size * self.world * self.accumulate / cfg.nbs
         self.optimizer = build_optimizer(self.model, cfg.lr0, cfg.momentum, decay, cfg.nesterov, cfg.optimizer)
+        if cfg.iou_thresh is None:  # resolved once, so opt.yaml, hyp.yaml and --resume hold the value used
+            m = unwrap(self.model)
+            cfg.iou_thresh = model_iou_thresh(m, None, getattr(m, "knows_classes", False))
         self.loss_fn = self._build_loss()
+        # yolov5's high early bias lr lets a fresh head find the objectness prior; a loaded head
+        # has it already, and 0.1 against lr0 0.001 moved a converged model's biases 100x too far
+        self.bias_lr0 = min(cfg.warmup_bias_lr, cfg.lr0) if cfg.weights else cfg.warmup_bias_lr
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.ema = ModelEMA(self.model) if cfg.ema and self.main else None
         self.epoch, self.best, self.step, self.best_epoch = 0, -1.0, 0, -1
@@ -134,6 +140,9 @@ class Trainer:
             n = sum(p.numel() for _, u in self.frozen for p in u.parameters())
             print(f"freeze {self.cfg.freeze}: {len(self.frozen)} units ({self.frozen[0][0]} ... {self.frozen[-1][0]}), "
                   f"{n:,} parameters fixed")
+        if self.cfg.freeze_bn and self.main:
+            n = sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+            print(f"--freeze-bn: {n} batch norms keep their running statistics (their scale and shift train)")
         if self.cfg.sync_bn and self.world > 1:
             if self.device.type != "cuda":
                 raise ValueError("--sync-bn needs CUDA (PyTorch's SyncBatchNorm has no CPU kernel)")
@@ -143,8 +152,11 @@ class Trainer:
     def _build_loss(self) -> YOLOLoss:
         cfg, m = self.cfg, unwrap(self.model)
         levels = len(m.strides)
+        if cfg.loss == "darknet" or (cfg.loss == "auto" and hasattr(m, "loss_settings")):
+            return darknet_loss(m, cfg.nbs)
         # yolov5's scaling of the gains by level count, image size and class count
-        return YOLOLoss(m, box=cfg.box, iou_thresh=cfg.iou_thresh, label_smoothing=cfg.label_smoothing,
+        return YOLOLoss(m, box=cfg.box, iou_thresh=cfg.iou_thresh,
+                        label_smoothing=cfg.label_smoothing,
                         box_gain=cfg.box_gain * 3 / levels, cls_gain=cfg.cls_gain * len(self.names) / 80 * 3 / levels,
                         obj_gain=cfg.obj_gain * (cfg.img_size / 640) ** 2 * 3 / levels)
 
@@ -292,6 +304,8 @@ class Trainer:
         cfg, model = self.cfg, self.model
         model.train()
         frozen_eval(self.frozen)
+        if cfg.freeze_bn:
+            freeze_bn_stats(model)
         self.loader.set_epoch(self.epoch)
         nb = len(self.loader)
         total_steps = cfg.epochs * nb
@@ -306,7 +320,7 @@ class Trainer:
                 plot_batch(images, targets, [m.path for m in metas], self.names,
                            self.run_dir / f"train_batch{step}.jpg")
             lr = set_lr(self.optimizer, step, total_steps, warmup, lr0=cfg.lr0, schedule=cfg.schedule, lrf=cfg.lrf,
-                        momentum=cfg.momentum, warmup_momentum=cfg.warmup_momentum, warmup_bias_lr=cfg.warmup_bias_lr)
+                        momentum=cfg.momentum, warmup_momentum=cfg.warmup_momentum, warmup_bias_lr=self.bias_lr0)
             images = images.to(self.device, non_blocking=True)
             with torch.autocast(self.device.type, enabled=self.amp):
                 maps = model(images)

@@ -63,6 +63,11 @@ class YOLODetector(nn.Module):
                   if k not in heads or "in" in v}  # the head's outputs follow the class count
         return YOLODetector(config_from_dict(d, f"{self.config.name} with {len(names)} classes"), widths)
 
+    def head_convs(self) -> list[tuple[str, nn.Module, int]]:
+        """Per level: (state-dict prefix, the output conv, anchors); each conv's output rows are
+        Darknet's layout, per anchor tx, ty, tw, th, objectness, then one logit per class."""
+        return [(f"head.convs.{k}", conv, len(a)) for k, (conv, a) in enumerate(zip(self.head.convs, self.head.anchors))]
+
     def freeze_units(self) -> list[tuple[str, nn.Module]]:
         """What ``--freeze N`` counts: the backbone's stages (stem, stage1, ...)."""
         return [(f"backbone.{name}", stage) for name, stage in self.backbone.stages.items()]
