@@ -7,6 +7,7 @@ import sys
 from collections import namedtuple
 
 import cv2
+import numpy as np
 import onnx
 import pytest
 
@@ -127,3 +128,33 @@ def test_csi_camera_pipeline(demo_rt):
     # No camera here; without GStreamer (pip's OpenCV) the error says what to install.
     with pytest.raises(RuntimeError, match="GStreamer" if not demo_rt.sources.has_gstreamer() else "could not open"):
         demo_rt.Source(None, csi=True)
+
+
+@pytest.mark.parametrize("kind,beta", [("iou", 1.0), ("diou", 1.0), ("diou", 0.6)])
+def test_device_nms_keeps_the_packages_boxes(demo_rt, kind, beta):
+    """The device's numpy NMS (no package there) against ``detector.geometry.nms`` on clustered
+    boxes where DIoU and IoU disagree: same kept rows, same order."""
+    from detector.geometry.nms import nms as package_nms
+
+    rng = np.random.default_rng(7)
+    differs = 0
+    for trial in range(20):
+        centres = rng.uniform(50, 150, (6, 2))
+        xy = centres[rng.integers(0, 6, 120)] + rng.normal(0, 8, (120, 2))
+        wh = rng.uniform(10, 60, (120, 2))
+        boxes = np.concatenate([xy - wh / 2, xy + wh / 2], 1)
+        scores = rng.random(120).astype(np.float32)
+        cls = rng.integers(0, 3, 120)
+        got = demo_rt.processing.nms(boxes, scores, cls, 0.45, 300, kind, beta)
+        want = package_nms(boxes, scores, cls, 0.45, 300, kind, beta)
+        assert got.tolist() == np.asarray(want).tolist(), (trial, kind, beta)
+        differs += got.tolist() != demo_rt.processing.nms(boxes, scores, cls, 0.45, 300).tolist()
+    assert (differs > 0) == (kind == "diou")  # the cases tell DIoU from IoU
+
+
+def test_device_reads_the_cfgs_nms_kind(jetson_models, demo_rt):
+    info = demo_rt.ModelInfo({"strides": [8], "anchors": [[[1, 1]]], "num_classes": 1, "img_size": [32, 32],
+                              "nms_kind": "diounms", "beta_nms": 0.6})
+    assert (info.nms_kind, info.beta_nms) == ("diou", 0.6)
+    plain = demo_rt.ModelInfo({"strides": [8], "anchors": [[[1, 1]]], "num_classes": 1, "img_size": [32, 32]})
+    assert (plain.nms_kind, plain.beta_nms) == ("iou", 1.0)

@@ -14,7 +14,7 @@ import os
 # Keys whose values are JSON text in the ONNX file; the same tuple as JSON_KEYS in the package's
 # detector/export/onnx.py (tests/jetson keeps the two equal).
 JSON_KEYS = ("names", "category_ids", "strides", "anchors", "scale_x_y", "num_classes", "new_coords", "img_size",
-             "letterbox", "config", "output_names", "dynamic", "batch")
+             "letterbox", "config", "output_names", "dynamic", "batch", "nms_kind", "beta_nms")
 # Field numbers in onnx.proto: ModelProto.metadata_props = 14, StringStringEntryProto.key = 1, value = 2.
 METADATA_PROPS, ENTRY_KEY, ENTRY_VALUE = 14, 1, 2
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
@@ -115,7 +115,10 @@ def load_metadata(model_path, use_onnx=True):
     side = sidecar_path(model_path)
     if os.path.isfile(side):
         with open(side) as f:
-            return parse_props(json.load(f))
+            meta = json.load(f)  # written decoded (write_sidecar): a string value such as nms_kind stays one
+        if not isinstance(meta, dict):
+            raise ValueError("{}: not a metadata sidecar (a JSON object)".format(side))
+        return meta
     if model_path.lower().endswith(".onnx"):
         return parse_props(read_props(model_path, use_onnx))
     raise FileNotFoundError("{}: no metadata sidecar {} (build the engine with build_engine.sh, or run "
@@ -151,6 +154,9 @@ class ModelInfo(object):
         self.letterbox = dict(meta.get("letterbox") or {})
         self.raw = meta.get("output_format") == "raw"
         self.output_names = list(meta.get("output_names") or ["output"])
+        # Darknet's cfg decides the NMS overlap (YOLOv4: diounms); the package's names for it
+        self.nms_kind = {"diou": "diou", "diounms": "diou"}.get(str(meta.get("nms_kind") or "iou"), "iou")
+        self.beta_nms = float(meta.get("beta_nms") or 1.0)
         if meta.get("dynamic"):
             raise ValueError("{}: exported with --dynamic; export a static model (cspdet export --target jetson)"
                              .format(source))

@@ -39,7 +39,8 @@ class Model(object):
             raise ValueError("{}: TensorRT runs engines; build one with build_engine.sh".format(path))
         self.runner = RUNNERS[self.backend](path, self.info)
         self.names = self.info.names
-        self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det, agnostic=agnostic)
+        self.nms = dict(conf_thres=conf_thres, iou_thres=iou_thres, max_det=max_det, agnostic=agnostic,
+                        nms_kind=self.info.nms_kind, beta_nms=self.info.beta_nms)
         self.timings = {"pre": 0.0, "infer": 0.0, "post": 0.0}
 
     def __call__(self, frame):

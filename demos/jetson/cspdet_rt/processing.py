@@ -110,22 +110,38 @@ def box_iou(box, boxes):
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def nms(boxes, scores, class_ids, iou_thres, max_det):
-    """Greedy NMS, best first, equal scores in input order; class-aware unless ``class_ids`` is None."""
+def box_diou(box, boxes, beta=1.0):
+    """Darknet's DIoU-NMS measure (``box_diounms``): IoU - (rho^2 / c^2) ** beta, rho the centre
+    distance, c the enclosing box's diagonal; the package's ``geometry.boxes.box_diou``."""
+    cw = np.maximum(box[2], boxes[:, 2]) - np.minimum(box[0], boxes[:, 0])
+    ch = np.maximum(box[3], boxes[:, 3]) - np.minimum(box[1], boxes[:, 1])
+    c2 = cw ** 2 + ch ** 2
+    dx = box[0] + box[2] - boxes[:, 0] - boxes[:, 2]
+    dy = box[1] + box[3] - boxes[:, 1] - boxes[:, 3]
+    rho2 = (dx ** 2 + dy ** 2) / 4
+    ratio = np.divide(rho2, c2, out=np.zeros_like(rho2), where=c2 > 0)
+    return box_iou(box, boxes) - ratio ** beta
+
+
+def nms(boxes, scores, class_ids, iou_thres, max_det, kind="iou", beta=1.0):
+    """Greedy NMS, best first, equal scores in input order; class-aware unless ``class_ids`` is None;
+    the overlap is IoU or, with ``kind="diou"``, Darknet's DIoU-NMS measure."""
     boxes = np.asarray(boxes, np.float64)
     order = np.argsort(-scores, kind="stable")
     keep = []
     while order.size and len(keep) < max_det:
         i, rest = order[0], order[1:]
         keep.append(i)
-        drop = box_iou(boxes[i], boxes[rest]) > iou_thres
+        overlap = box_diou(boxes[i], boxes[rest], beta) if kind == "diou" else box_iou(boxes[i], boxes[rest])
+        drop = overlap > iou_thres
         if class_ids is not None:
             drop &= class_ids[rest] == class_ids[i]
         order = rest[~drop]
     return np.asarray(keep, np.int64)
 
 
-def postprocess(pred, conf_thres=0.25, iou_thres=0.45, max_det=300, agnostic=False, max_nms=30000):
+def postprocess(pred, conf_thres=0.25, iou_thres=0.45, max_det=300, agnostic=False, max_nms=30000, nms_kind="iou",
+                beta_nms=1.0):
     """Decoded rows [N, 5 + nc] -> (boxes [K, 4] xyxy input pixels, scores [K], class ids [K]),
     score = objectness x class probability, best first."""
     keep = np.flatnonzero(pred[:, 4] > conf_thres)
@@ -142,7 +158,7 @@ def postprocess(pred, conf_thres=0.25, iou_thres=0.45, max_det=300, agnostic=Fal
     boxes = np.empty_like(xywh)
     boxes[:, 0:2] = xywh[:, 0:2] - xywh[:, 2:4] / 2
     boxes[:, 2:4] = xywh[:, 0:2] + xywh[:, 2:4] / 2
-    k = nms(boxes, score, None if agnostic else cls, iou_thres, max_det)
+    k = nms(boxes, score, None if agnostic else cls, iou_thres, max_det, nms_kind, beta_nms)
     return boxes[k], score[k], cls[k]
 
 
