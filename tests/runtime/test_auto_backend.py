@@ -7,7 +7,7 @@ import pytest
 from detector import Detector
 from detector.io.images import read_image
 from detector.runtime.backends import auto, base
-from tests.conftest import shared_dir
+from tests.conftest import missing_shared, shared_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = ROOT / "weights" / "cspdet-shapes.pt"
@@ -17,7 +17,7 @@ NANO = ROOT / "configs" / "models" / "csppeleenet-efm-nano.yaml"
 def coco128(n: int) -> list[np.ndarray]:
     images = sorted((shared_dir() / "data" / "coco128" / "images").glob("*.jpg"))[:n]
     if len(images) < n:
-        pytest.skip(f"coco128 not found under {shared_dir()}")
+        missing_shared(f"coco128 not found under {shared_dir()} (set CSPDET_SHARED)")
     return [read_image(p) for p in images]
 
 
