@@ -7,7 +7,7 @@ before anything of the package imports torch.
 from .waiting import set_default_policy as _set_default_policy
 
 _set_default_policy()
-__version__ = "0.1.0"
+from .version import __version__  # noqa: E402  (after the wait policy, before torch)
 
 __all__ = ["Detector", "__version__"]
 

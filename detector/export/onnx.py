@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn as nn
 
-from .. import __version__
+from ..version import __version__
 from ..geometry.decode import HeadSpec, YOLODecoder
 from ..geometry.letterbox import PAD_VALUE, as_hw
 from ..models import fuse
