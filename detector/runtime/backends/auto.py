@@ -23,7 +23,6 @@ ORDER_ENV = "CSPDET_AUTO_ORDER"
 CPU_ORDER = ("openvino", "onnxruntime", "torch")
 # Runtimes that take a model of any input size: under ``dynamic`` (val --rect) the others are passed over.
 ANY_SIZE = ("onnxruntime", "torch")
-PACKAGES = {"openvino": "openvino", "onnxruntime": "onnxruntime", "torch": "torch"}
 
 
 class Choice(NamedTuple):
@@ -45,14 +44,14 @@ def cpu_order() -> tuple[str, ...]:
     if not text:
         return CPU_ORDER
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in PACKAGES]
+    unknown = [n for n in names if n not in CPU_ORDER]
     if unknown or not names:
-        raise ValueError(f"${ORDER_ENV}={text!r}: name runtimes from {', '.join(PACKAGES)}, comma-separated")
+        raise ValueError(f"${ORDER_ENV}={text!r}: name runtimes from {', '.join(CPU_ORDER)}, comma-separated")
     return names if "torch" in names else names + ("torch",)
 
 
 def installed(name: str) -> bool:
-    return importlib.util.find_spec(PACKAGES[name]) is not None
+    return importlib.util.find_spec(name) is not None  # each runtime's package bears its name
 
 
 def uses_gpu(device: str) -> bool:
