@@ -52,7 +52,7 @@ class OnnxMeta:
 
 # The code that decides an exported graph or its metadata: what ``export_onnx`` and
 # ``load_detector`` import (subpackages, then single modules), relative to the package.
-GRAPH_CODE = ("export", "models", "layers", "darknet", "io", "geometry", "data/coco.py", "limits.py",
+GRAPH_CODE = ("export", "models", "layers", "darknet", "io", "geometry", "data/coco.py", "limits.py", "version.py",
               "__init__.py")
 
 
