@@ -245,7 +245,7 @@ def _stream_routes(app: FastAPI, service: DetectionService, hub: StreamHub | Non
     async def stream_frame(f: StreamFollower = Depends(get_follower)):
         result = f.last_result
         if result is None:
-            raise RequestError(404, f"stream {name!r} has no frame yet ({f.status})")
+            raise RequestError(404, f"stream {f.spec.name!r} has no frame yet ({f.status})")
         jpeg = await asyncio.get_running_loop().run_in_executor(service.pool, service.annotated_jpeg, result)
         return Response(jpeg, media_type="image/jpeg")
 

@@ -67,7 +67,8 @@ def camera():
 @pytest.fixture(scope="module")
 def server(camera, tmp_path_factory):
     streams = tmp_path_factory.mktemp("streams") / "streams.txt"
-    streams.write_text(f"# cameras\ncam={camera.url}\n\n")
+    # "dead" names a port nothing listens on: it never has a frame
+    streams.write_text(f"# cameras\ncam={camera.url}\ndead=http://127.0.0.1:9/none.mjpg\n\n")
     s = Server("--stream", f"clip={media('demo.mp4')}", "--stream-file", str(streams), "--track")
     yield s
     s.stop()
@@ -85,8 +86,8 @@ def wait_for(check, timeout: float = 90.0):
 
 def test_both_streams_are_followed_with_track_ids(http):
     names = {s["name"] for s in http.get("/v1/streams").json()["streams"]}
-    assert names == {"clip", "cam"}
-    for name in names:
+    assert names == {"clip", "cam", "dead"}
+    for name in ("clip", "cam"):
         state = wait_for(lambda: (lambda s: s if (s["latest"] or {}).get("detections") else None)(
             http.get(f"/v1/streams/{name}").json()))
         assert state["status"] == "live" and state["tracking"]
@@ -120,11 +121,13 @@ def test_server_sent_events_bring_each_new_result(http, server):
 
 
 def test_newest_frame_and_unknown_stream(http):
-    r = http.get("/v1/streams/clip/frame.jpg")
+    r = wait_for(lambda: (lambda r: r if r.status_code != 404 else None)(http.get("/v1/streams/clip/frame.jpg")))
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
     assert cv2.imdecode(__import__("numpy").frombuffer(r.content, "uint8"), cv2.IMREAD_COLOR).shape == (360, 640, 3)
     r = http.get("/v1/streams/nope")
     assert r.status_code == 404 and "nope" in r.json()["error"]
+    r = http.get("/v1/streams/dead/frame.jpg")
+    assert r.status_code == 404 and "stream 'dead' has no frame yet" in r.json()["error"]
     assert http.get("/v1/streams/nope/events").status_code == 404
 
 
