@@ -229,10 +229,12 @@ def plot(results: list[dict], path: Path) -> None:
             ax1.text(x, run["rps"], f"{run['rps'] / run['in_process_fps']:.0%}", ha="center", va="bottom", fontsize=8)
         for q, style in (("p50_ms", "o-"), ("p99_ms", "s--")):
             ax2.plot(clients, [run[q] for run in r["runs"]], style, color=colour, label=f"{r['backend']} {q[:3]}")
-    ax1.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} clients" for c in clients])
+    ax1.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} client{'s' * (c != 1)}" for c in clients])
     ax1.set_ylabel("requests/s (labels: served / in-process)")
     ax1.set_title(f"cspdet serve, {results[0]['runs'][0]['requests']} requests per run")
-    ax1.legend(fontsize=8)
+    top = max(max(run["rps"], run["in_process_fps"]) for r in results for run in r["runs"])
+    ax1.set_ylim(0, top * 1.45)  # headroom: the legend sits above the bars, not on them
+    ax1.legend(fontsize=8, loc="upper left")
     ax2.set_xscale("log", base=2)
     ax2.set_xticks(clients, [str(c) for c in clients])
     ax2.set_xlabel("concurrent clients")
@@ -246,7 +248,7 @@ def plot(results: list[dict], path: Path) -> None:
         for x, v in zip(xs, ratio):
             ax3.text(x, v, f"{v:.0%}", ha="center", va="bottom", fontsize=8)
     ax3.axhline(0.85, color="k", ls=":", lw=1, label="85%")
-    ax3.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} clients" for c in clients])
+    ax3.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} client{'s' * (c != 1)}" for c in clients])
     ax3.set_ylabel("in-process CPU ms / served CPU ms per image")
     ax3.set_title("capacity by CPU time (load-independent)")
     ax3.legend(fontsize=8)
