@@ -122,15 +122,46 @@ def coco_images(n: int) -> list[np.ndarray]:
     return [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in files]
 
 
-def spread_head(model: nn.Module, x: torch.Tensor, seed: int = 0) -> nn.Module:
-    """Scale the output convs of a freshly initialised ``model`` so that its logits on ``x``
-    [B, 3, H, W] have std ~1 around zero-mean biases (std 0.1); returns ``model`` in eval mode.
+def steady_trunk(model: nn.Module, x: torch.Tensor, gain: float = 0.5, shift: float = 1.0) -> nn.Module:
+    """Set every BatchNorm so that each channel it outputs on ``x`` [B, 3, H, W] has mean
+    ``shift`` and std ``gain`` (running statistics from ``x``, weight ``gain``, bias ``shift``);
+    returns ``model`` in eval mode.
 
-    The default init shrinks activations layer by layer, so the raw logits are ~0.03 and every
-    score sits at 0.25: no ranking to compare. ``randomize``'s renormalised BNs give O(1)
-    activations instead, but a random net in that regime amplifies any perturbation with depth
-    (INT8 logits 10-50% off), which a trained net does not. This keeps the trunk as initialised
-    (perturbations neither grow nor vanish: INT8 logits ~4% off) and only spreads the scores.
+    A random trunk has two easy regimes and neither is a trained net's. As initialised (BN at
+    its identity statistics) each conv keeps a third of the variance: a swish trunk hands the
+    head 1e-9-1e-13, a linear map of the image whose projection gives sub-pixel boxes and
+    saturated scores, so which detections survive turns on noise. Renormalised to mean 0 and
+    std 1 (``randomize``), leaky, mish and swish all drop half the signal below zero and the
+    next BN scales what is left back up, perturbations included: ~1.16x per layer, INT8 logits
+    10-70% off even on YOLOv7-tiny. Shifted to mean 1 with std 0.5, 98% of the pre-activations
+    sit where the activation is near its identity, so the signal stays O(1) at any depth and a
+    perturbation neither grows nor fades (measured: INT8 logits 2-7% off on every model, where
+    6% Gaussian noise on FP32's logits alone keeps 0.88-0.96 of the detections). The activation
+    being positively homogeneous (leaky), the regime is set by ``shift / gain``, not by each.
+    """
+    def normalize(bn, args):
+        (inp,) = args
+        bn.running_mean.copy_(inp.mean((0, 2, 3)))
+        bn.running_var.copy_(inp.var((0, 2, 3), unbiased=False))
+        bn.weight.fill_(gain)
+        bn.bias.fill_(shift)
+
+    model.eval()
+    hooks = [m.register_forward_pre_hook(normalize) for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        model(x)  # in order: each BN sees its input as the BNs before it already shape it
+    for h in hooks:
+        h.remove()
+    return model
+
+
+def spread_head(model: nn.Module, x: torch.Tensor, seed: int = 0) -> nn.Module:
+    """Scale the output convs of ``model`` so that its logits on ``x`` [B, 3, H, W] have std
+    ~1 around zero-mean biases (std 0.1); returns ``model`` in eval mode.
+
+    Random convs give the head's logits any scale (~0.03 after a trunk as initialised, where
+    every score sits at 0.25: no ranking to compare); this only spreads the scores. Pair it with
+    ``steady_trunk`` for a trunk whose signal neither explodes nor vanishes.
     """
     gen = torch.Generator().manual_seed(seed)
     convs, stds = output_convs(model), {}
