@@ -6,17 +6,18 @@ on a dataset with another class count keeps every tensor but the three heads' la
 with the ``new_coords`` loss, and the checkpoint keeps the cfg's NMS.
 
 ``test_fine_tuning_yolov7_tiny_at_64_px_...``: the transfer proof of ``test_transfer`` at CI size, run
-by default (about 60-80 s on 2 shared cores, one thread): a quarter-width cfg at 64 px with its
-anchors scaled from 640 px, pretrained CI_PRE_EPOCHS epochs on 160 images of one or two large circles,
-written as a real ``.weights`` file, then trained CI_K epochs on 80 images of squares three ways: from
-that file, from a ``.weights`` file of the same cfg untrained (the control), and from scratch. The
-control is needed here: at this size the ``--cfg``-only path (head biases at yolov5's prior) trails
-the ``--weights`` path even when the file holds untrained weights (AP50 0.04-0.12 against 0.16-0.35),
-so beating scratch alone proves nothing; in ``test_transfer`` the same control gives 0.076 against
-scratch's 0.069. One large shape class, because at this budget the ELAN net barely learns more
-(AP50 0.02-0.04 pretrained on 2-5 shapes of two classes at eighth width, 0.07-0.12 on 1-3 smaller circles). Measured:
-data seeds 0/1 (these), pretrained AP50 0.238, then fine-tuned 0.433, control 0.223, scratch 0.038;
-seeds 2/3 0.256, then 0.289, 0.241, 0.096, a margin of 0.05 only, so the bars are this seed's.
+by default (about 30-40 s on 2 cores, one thread): a quarter-width cfg at 64 px with its anchors
+scaled from 640 px, pretrained CI_PRE_EPOCHS epochs on 160 images of one or two large circles,
+written as a real ``.weights`` file, then trained CI_K epochs on 80 images of squares three ways, at
+the fine-tuning rate CI_FT_LR0: from that file, from a ``.weights`` file of the same cfg untrained
+(the control: the same loading path, nothing learnt), and from scratch. One large shape class,
+because at this budget the ELAN net barely learns more (AP50 0.02-0.04 pretrained on 2-5 shapes of
+two classes at eighth width). The second stage runs at lr0 0.002, a third of the pretraining rate,
+as fine-tuning recipes do (yolov5's hyp.finetune: 0.0032): at the pretraining rate its 10 steps
+wreck what was transferred as often as not (fine-tuned AP50 0.04-0.44 over data seeds, margins
+-0.05 to +0.39). Measured at 0.002, data seeds (0, 1), (2, 3), (4, 5), (6, 7): pretrained AP50
+0.203-0.258, then fine-tuned 0.383 / 0.275 / 0.254 / 0.284, control 0.001-0.003, scratch
+0.047-0.113: a margin of 0.16-0.34 (0.13-0.31 after 4 epochs). The test runs seeds (0, 1).
 
 ``test_fine_tuning_yolov7_tiny_from_darknet_weights_...``: the same proof at ``test_transfer``'s
 size and bars (96 px, 320 + 160 images of two classes). Its ELAN blocks make a step 8x a tiny
@@ -40,7 +41,7 @@ from .test_transfer import RECIPE, SIZE, final_ap50, shapes
 
 PRE_EPOCHS, K = 15, 6
 HEAVY = os.environ.get("CSPDET_HEAVY") == "1"
-CI_SIZE, CI_PRE_EPOCHS, CI_K = 64, 12, 2
+CI_SIZE, CI_PRE_EPOCHS, CI_K, CI_FT_LR0 = 64, 12, 2, "0.002"
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -121,6 +122,7 @@ def test_fine_tuning_yolov7_tiny_at_64_px_beats_training_from_scratch(tmp_path, 
     cfg.write_text(scale_anchors(narrow_cfg(yolov7_tiny_text(), classes=1, size=CI_SIZE), CI_SIZE / 640))
     pre, new = one_shape(tmp_path / "pre", "circle", 160, seed=0), one_shape(tmp_path / "new", "square", 80, seed=1)
     recipe = [str(CI_SIZE) if a == str(SIZE) else a for a in RECIPE]
+    fine_tune = [CI_FT_LR0 if recipe[i - 1] == "--lr0" else a for i, a in enumerate(recipe)]
     runs = tmp_path / "runs"
     assert main(["train", "--cfg", str(cfg), "--data", str(pre), "--epochs", str(CI_PRE_EPOCHS),
                  "--val-interval", str(CI_PRE_EPOCHS), "--project", str(runs), "--name", "pre", *recipe]) == 0
@@ -131,14 +133,14 @@ def test_fine_tuning_yolov7_tiny_at_64_px_beats_training_from_scratch(tmp_path, 
     for name, source in [("ft", ["--weights", str(weights), "--cfg", str(cfg)]),
                          ("untrained", ["--weights", str(untrained), "--cfg", str(cfg)]), ("scratch", ["--cfg", str(cfg)])]:
         assert main(["train", *source, "--data", str(new), "--epochs", str(CI_K), "--val-interval", str(CI_K),
-                     "--project", str(runs), "--name", name, *recipe]) == 0
+                     "--project", str(runs), "--name", name, *fine_tune]) == 0
     out = capsys.readouterr().out  # same class count: every tensor of the file is used
     assert re.search(rf"weights {re.escape(str(weights))}: \d+ tensors loaded, 0 re-initialised", out), out[-500:]
     pretrained, fine_tuned, control, scratch = (final_ap50(runs / n) for n in ("pre", "ft", "untrained", "scratch"))
     print(f"YOLOv7-tiny/4 at {CI_SIZE} px: AP50 after pretraining {pretrained:.3f}; after {CI_K} epochs on "
           f"squares: fine-tuned {fine_tuned:.3f}, from untrained .weights {control:.3f}, from scratch {scratch:.3f}")
     assert pretrained >= 0.15
-    assert fine_tuned >= 0.25 and fine_tuned >= max(control, scratch) + 0.1, (fine_tuned, control, scratch)
+    assert fine_tuned >= 0.2 and fine_tuned >= max(control, scratch) + 0.1, (fine_tuned, control, scratch)
 
 
 @pytest.mark.skipif(not HEAVY, reason="7 min on 2 cores: CSPDET_HEAVY=1")
