@@ -18,8 +18,8 @@ wreck what was transferred as often as not (fine-tuned AP50 0.04-0.44 over data 
 kernels, margins -0.05 to +0.39; oneDNN's and PyTorch's native kernels round the forward pass
 differently in the seventh digit, and at that rate seeds 0/1 give 0.206 with one and 0.436 with
 the other). Measured at 0.002 with oneDNN (the training tests' kernels), data seeds (0, 1), (2, 3),
-(4, 5), (6, 7): pretrained AP50 0.203-0.258, then fine-tuned 0.383 / 0.275 / 0.254 / 0.284, control 0.001-0.003, scratch
-0.047-0.113: a margin of 0.16-0.34 (0.13-0.31 after 4 epochs); with the native kernels
+(4, 5), (6, 7): pretrained AP50 0.203-0.258, then fine-tuned 0.383 / 0.275 / 0.254 / 0.284,
+control 0.001-0.003, scratch 0.047-0.113: a margin of 0.16-0.34 (0.13-0.31 after 4 epochs); with the native kernels
 0.275-0.486, margins 0.18-0.44. The test runs seeds (0, 1).
 
 ``test_fine_tuning_yolov7_tiny_from_darknet_weights_...``: the same proof at ``test_transfer``'s
