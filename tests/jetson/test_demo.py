@@ -14,6 +14,7 @@ import pytest
 from detector import Detector
 from detector.export import read_metadata
 from detector.export.onnx import JSON_KEYS
+from detector.geometry.nms import NMS_KINDS
 from tests.export.test_coco_parity import CONF, IOU, assert_same_detections, near_ties
 
 from .conftest import DEMO
@@ -158,3 +159,7 @@ def test_device_reads_the_cfgs_nms_kind(jetson_models, demo_rt):
     assert (info.nms_kind, info.beta_nms) == ("diou", 0.6)
     plain = demo_rt.ModelInfo({"strides": [8], "anchors": [[[1, 1]]], "num_classes": 1, "img_size": [32, 32]})
     assert (plain.nms_kind, plain.beta_nms) == ("iou", 1.0)
+    assert demo_rt.meta.NMS_KINDS == NMS_KINDS
+    with pytest.raises(ValueError, match=r"m.onnx: nms_kind 'cornersnms' is not one of"):
+        demo_rt.ModelInfo({"strides": [8], "anchors": [[[1, 1]]], "num_classes": 1, "img_size": [32, 32],
+                           "nms_kind": "cornersnms"}, "m.onnx")

@@ -17,6 +17,9 @@ JSON_KEYS = ("names", "category_ids", "strides", "anchors", "scale_x_y", "num_cl
              "letterbox", "config", "output_names", "dynamic", "batch", "nms_kind", "beta_nms")
 # Field numbers in onnx.proto: ModelProto.metadata_props = 14, StringStringEntryProto.key = 1, value = 2.
 METADATA_PROPS, ENTRY_KEY, ENTRY_VALUE = 14, 1, 2
+# nms_kind values -> the overlap NMS compares; the same table as NMS_KINDS in the package's
+# detector/geometry/nms.py (tests/jetson keeps the two equal).
+NMS_KINDS = {"iou": "iou", "greedynms": "iou", "default": "iou", "diou": "diou", "diounms": "diou"}
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 
 
@@ -154,8 +157,12 @@ class ModelInfo(object):
         self.letterbox = dict(meta.get("letterbox") or {})
         self.raw = meta.get("output_format") == "raw"
         self.output_names = list(meta.get("output_names") or ["output"])
-        # Darknet's cfg decides the NMS overlap (YOLOv4: diounms); the package's names for it
-        self.nms_kind = {"diou": "diou", "diounms": "diou"}.get(str(meta.get("nms_kind") or "iou"), "iou")
+        # Darknet's cfg decides the NMS overlap (YOLOv4: diounms); an unknown kind is refused, not run as IoU
+        kind = str(meta.get("nms_kind") or "iou")
+        if kind not in NMS_KINDS:
+            raise ValueError("{}: nms_kind {!r} is not one of {} (export it again with this cspdet)"
+                             .format(source, kind, ", ".join(NMS_KINDS)))
+        self.nms_kind = NMS_KINDS[kind]
         self.beta_nms = float(meta.get("beta_nms") or 1.0)
         if meta.get("dynamic"):
             raise ValueError("{}: exported with --dynamic; export a static model (cspdet export --target jetson)"
