@@ -219,6 +219,7 @@ def plot(results: list[dict], path: Path) -> None:
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.2))
     width = 0.8 / len(results)
     clients = [run["clients"] for run in results[0]["runs"]]
+    ticks = np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} client{'s' * (c != 1)}" for c in clients]
     for i, r in enumerate(results):
         xs = np.arange(len(r["runs"])) + i * width
         bars = ax1.bar(xs, [run["rps"] for run in r["runs"]], width, label=f"{r['backend']}: served req/s")
@@ -229,7 +230,7 @@ def plot(results: list[dict], path: Path) -> None:
             ax1.text(x, run["rps"], f"{run['rps'] / run['in_process_fps']:.0%}", ha="center", va="bottom", fontsize=8)
         for q, style in (("p50_ms", "o-"), ("p99_ms", "s--")):
             ax2.plot(clients, [run[q] for run in r["runs"]], style, color=colour, label=f"{r['backend']} {q[:3]}")
-    ax1.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} client{'s' * (c != 1)}" for c in clients])
+    ax1.set_xticks(*ticks)
     ax1.set_ylabel("requests/s (labels: served / in-process)")
     ax1.set_title(f"cspdet serve, {results[0]['runs'][0]['requests']} requests per run")
     top = max(max(run["rps"], run["in_process_fps"]) for r in results for run in r["runs"])
@@ -248,7 +249,7 @@ def plot(results: list[dict], path: Path) -> None:
         for x, v in zip(xs, ratio):
             ax3.text(x, v, f"{v:.0%}", ha="center", va="bottom", fontsize=8)
     ax3.axhline(0.85, color="k", ls=":", lw=1, label="85%")
-    ax3.set_xticks(np.arange(len(clients)) + width * (len(results) - 1) / 2, [f"{c} client{'s' * (c != 1)}" for c in clients])
+    ax3.set_xticks(*ticks)
     ax3.set_ylabel("in-process CPU ms / served CPU ms per image")
     ax3.set_title("capacity by CPU time (load-independent)")
     ax3.legend(fontsize=8)
